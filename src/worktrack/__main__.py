@@ -1,0 +1,3 @@
+from worktrack.cli import app
+
+app(prog_name="worktrack")

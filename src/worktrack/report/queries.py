@@ -1,0 +1,141 @@
+"""The report's SQL: one statement per section, built once at import (building and
+cache-keying a statement costs more than running the small ones).
+
+Each returns what its section shows, already in the order the section shows it, so the
+number of statements never depends on how much data there is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, and_, bindparam, or_, select, text
+from sqlalchemy.orm import aliased
+
+from worktrack.tables import (
+    change_log,
+    deployment_vendors,
+    deployments,
+    enhancements,
+    vendors,
+    work_items,
+)
+
+# Postgres: the first statement of the report's transaction, so that all of them see one state
+# of the database (READ COMMITTED gives each statement its own); SQLite's transaction does.
+ONE_SNAPSHOT = text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+RECENT_DEPLOYMENTS = 20
+LISTED_STATUSES = ("active", "blocked")
+
+VENDORS = select(
+    vendors.c.id,
+    vendors.c.version,
+    vendors.c.name,
+    vendors.c.status,
+    vendors.c.extractor_version,
+    vendors.c.metadata,
+).order_by(vendors.c.name_key, vendors.c.id)
+
+
+def _listed_work_items() -> Select[Any]:
+    """Live items that are active or blocked, with all their ancestors so each tree is
+    whole, siblings in report order (priority, created_at, id)."""
+    listed = and_(work_items.c.deleted_at.is_(None), work_items.c.status.in_(LISTED_STATUSES))
+    # Walk up from the listed items' parents only: few ids, so the recursion stays small.
+    above = (
+        select(work_items.c.parent_id.label("id"))
+        .where(listed, work_items.c.parent_id.is_not(None))
+        .cte("above", recursive=True)
+    )
+    parent = aliased(work_items)
+    above = above.union(
+        select(parent.c.parent_id)
+        .join(above, parent.c.id == above.c.id)
+        .where(parent.c.parent_id.is_not(None))
+    )
+    return (
+        select(
+            work_items.c.id,
+            work_items.c.version,
+            work_items.c.title,
+            work_items.c.item_type,
+            work_items.c.status,
+            work_items.c.parent_id,
+            work_items.c.created_at,
+            work_items.c.branch_name,
+        )
+        .where(or_(listed, work_items.c.id.in_(select(above.c.id))))
+        .order_by(work_items.c.priority, work_items.c.created_at, work_items.c.id)
+    )
+
+
+WORK_ITEMS = _listed_work_items()
+
+DEPLOYMENTS = select(
+    deployments.c.id, deployments.c.deployed_at, deployments.c.commit_hash, deployments.c.metadata
+)
+RECENT = DEPLOYMENTS.order_by(deployments.c.deployed_at.desc(), deployments.c.id.desc()).limit(
+    RECENT_DEPLOYMENTS
+)
+SINCE = DEPLOYMENTS.where(deployments.c.deployed_at > bindparam("since")).order_by(
+    deployments.c.deployed_at, deployments.c.id
+)
+
+
+def _names_of(*shown: Select[Any]) -> Select[Any]:
+    """Linked vendor names of the deployments ``shown`` selects, by deployment and name."""
+    linked = deployment_vendors.c.deployment_id
+    return (
+        select(linked, vendors.c.name)
+        .join(vendors, vendors.c.id == deployment_vendors.c.vendor_id)
+        .where(or_(*(linked.in_(select(query.subquery().c.id)) for query in shown)))
+        .order_by(deployment_vendors.c.deployment_id, vendors.c.name_key, vendors.c.id)
+    )
+
+
+NAMES = _names_of(RECENT)
+NAMES_WITH_SINCE = _names_of(RECENT, SINCE)
+
+ENHANCEMENTS = (
+    select(
+        enhancements.c.id,
+        enhancements.c.version,
+        enhancements.c.title,
+        enhancements.c.priority,
+        enhancements.c.status,
+        enhancements.c.target_quarter,
+        enhancements.c.description,
+    )
+    .where(enhancements.c.status != "completed")
+    .order_by(
+        enhancements.c.priority, enhancements.c.target_quarter.asc().nulls_last(), enhancements.c.id
+    )
+)
+
+
+def _changed_work_items() -> Select[Any]:
+    """Change-log rows after ``since`` that create, complete or block a live work item: the
+    version-1 row is the creation, a row whose new status is completed/blocked the others."""
+    new_status = change_log.c.changes[("status", 1)].as_string()
+    return (
+        select(
+            change_log.c.version,
+            new_status,
+            change_log.c.changed_at,
+            work_items.c.id,
+            work_items.c.version,
+            work_items.c.title,
+            work_items.c.item_type,
+        )
+        .join(work_items, work_items.c.id == change_log.c.entity_id)
+        .where(
+            change_log.c.entity == "work_item",
+            change_log.c.changed_at > bindparam("since"),
+            or_(change_log.c.version == 1, new_status.in_(("completed", "blocked"))),
+            work_items.c.deleted_at.is_(None),
+        )
+        .order_by(change_log.c.changed_at, change_log.c.id)
+    )
+
+
+CHANGES = _changed_work_items()

@@ -1,0 +1,121 @@
+"""What the status report shows: a fixed number of set-based queries (``queries``) read in
+one transaction into the read model's frozen rows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from worktrack.report import queries as q
+from worktrack.report.model import (
+    Change,
+    Deployment,
+    Enhancement,
+    Snapshot,
+    Vendor,
+    WorkItem,
+    supported_formats,
+)
+
+
+async def load(conn: AsyncConnection, since: datetime | None = None) -> Snapshot:
+    if conn.dialect.name == "postgresql":
+        await conn.execute(q.ONE_SNAPSHOT)
+    window = {"since": since}
+    names = await _vendor_names(conn, q.NAMES if since is None else q.NAMES_WITH_SINCE, window)
+    snapshot = Snapshot(
+        vendors=await _vendors(conn),
+        work_items=[WorkItem(*row) for row in (await conn.execute(q.WORK_ITEMS)).all()],
+        deployments=await _deployments(conn, q.RECENT, window, names),
+        enhancements=[Enhancement(*row) for row in await conn.execute(q.ENHANCEMENTS)],
+    )
+    if since is None:
+        return snapshot
+    return replace(
+        snapshot,
+        since=since,
+        changes=await _changes(conn, since),
+        new_deployments=await _deployments(conn, q.SINCE, window, names),
+    )
+
+
+def _count(results: Mapping[str, Any], key: str) -> int:
+    value = results.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+async def _vendors(conn: AsyncConnection) -> list[Vendor]:
+    found = []
+    for row in await conn.execute(q.VENDORS):
+        meta = _object(row.metadata)
+        results = _object(meta.get("test_results"))
+        found.append(
+            Vendor(
+                id=row.id,
+                version=row.version,
+                name=row.name,
+                status=row.status,
+                passing=_count(results, "passing"),
+                total=_count(results, "total"),
+                skipped=_count(results, "skipped"),
+                formats=supported_formats(_object(meta.get("format_support"))),
+                extractor_version=row.extractor_version,
+            )
+        )
+    return found
+
+
+async def _vendor_names(
+    conn: AsyncConnection, query: Select[Any], window: dict[str, Any]
+) -> dict[str, tuple[str, ...]]:
+    names: dict[str, list[str]] = {}
+    for deployment_id, name in await conn.execute(query, window):
+        names.setdefault(deployment_id, []).append(name)
+    return {key: tuple(value) for key, value in names.items()}
+
+
+async def _deployments(
+    conn: AsyncConnection,
+    query: Select[Any],
+    window: dict[str, Any],
+    names: Mapping[str, tuple[str, ...]],
+) -> list[Deployment]:
+    found = []
+    for row in await conn.execute(query, window):
+        meta = _object(row.metadata)
+        summary = _object(meta.get("test_summary"))
+        pr_number, pr_title = meta.get("pr_number"), meta.get("pr_title")
+        found.append(
+            Deployment(
+                id=row.id,
+                deployed_at=row.deployed_at,
+                commit_hash=row.commit_hash,
+                pr_number=pr_number if isinstance(pr_number, int) else None,
+                pr_title=pr_title if isinstance(pr_title, str) else None,
+                # Sorted: Postgres (jsonb) does not keep the order the keys were written in.
+                tests=tuple(sorted((str(k), _count(summary, k)) for k in summary)),
+                compliant=meta.get("constitutional_compliance") is True,
+                vendors=names.get(row.id, ()),
+            )
+        )
+    return found
+
+
+async def _changes(conn: AsyncConnection, since: datetime) -> list[Change]:
+    latest: dict[tuple[str, str], Change] = {}
+    for change_version, status, at, *item in await conn.execute(q.CHANGES, {"since": since}):
+        kinds = ["created"] if change_version == 1 else []
+        kinds += [status] if status in ("completed", "blocked") else []
+        for kind in kinds:
+            latest.pop((kind, item[0]), None)  # listed once, at its latest time
+            latest[(kind, item[0])] = Change(kind, at, *item)
+    return list(latest.values())

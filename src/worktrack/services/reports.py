@@ -1,0 +1,48 @@
+"""The markdown status report: one consistent read, rendered, optionally written to disk."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from worktrack.errors import ValidationError
+from worktrack.models.reports import ReportCounts, StatusReport
+from worktrack.report import files, readmodel, render
+from worktrack.services.app import App, reads
+
+
+def parse_since(since: str | None) -> datetime | None:
+    if since is None:
+        return None
+    try:
+        at = datetime.fromisoformat(since)
+    except ValueError:
+        raise ValidationError(
+            "since", "an ISO-8601 timestamp such as 2026-11-22T10:15:00+00:00"
+        ) from None
+    if at.tzinfo is None:
+        raise ValidationError("since", "needs a UTC offset, e.g. 2026-11-22T10:15:00+00:00")
+    return at
+
+
+@reads
+async def _report(app: App, conn: AsyncConnection, *, since: datetime | None) -> StatusReport:
+    snapshot = await readmodel.load(conn, since)
+    return StatusReport(
+        markdown=render.render(snapshot, app.clock()),
+        path=None,
+        counts=ReportCounts(**render.counts(snapshot)),
+    )
+
+
+async def generate_status_report(
+    app: App, *, write_file: bool = False, since: str | None = None
+) -> StatusReport:
+    report = await _report(app, since=parse_since(since))
+    if not write_file:
+        return report
+    path = app.settings.status_path
+    await asyncio.to_thread(files.write_atomically, path, report.markdown)
+    return report.model_copy(update={"path": str(path)})

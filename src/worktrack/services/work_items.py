@@ -1,0 +1,318 @@
+"""Work items: create, update (edit, move a subtree, delete, restore), query, list."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any, Literal
+from uuid import uuid4
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from worktrack.errors import NotFoundError, ValidationError
+from worktrack.hierarchy import MAX_DEPTH, ancestor_ids, child_path, depth_of, is_in_subtree
+from worktrack.models.work_items import (
+    Progress,
+    WorkItem,
+    WorkItemDetail,
+    WorkItemNode,
+    WorkItemPage,
+    WorkItemRecord,
+    WorkItemSummary,
+    checked_metadata,
+)
+from worktrack.services import subtree
+from worktrack.services.app import App, reads, writes
+from worktrack.services.common import created, decode_cursor, diff, encode_cursor
+from worktrack.services.common import version_conflict as _conflict
+from worktrack.store import dependencies as dependency_store
+from worktrack.store import history
+from worktrack.store import work_items as store
+from worktrack.store.history import change_row
+from worktrack.store.sql import resolve_id
+from worktrack.tables import work_items as work_items_table
+from worktrack.text import like_contains, search_text
+
+ENTITY = "work_item"
+TRACKED = (
+    "item_type",
+    "title",
+    "status",
+    "priority",
+    "parent_id",
+    "path",
+    "depth",
+    "branch_name",
+    "commit_hash",
+    "pr_number",
+    "metadata",
+    "deleted_at",
+)
+SUMMARY_FIELDS = tuple(WorkItemSummary.model_fields)
+
+
+async def load(conn: AsyncConnection, ref: str, *, lock: bool = False) -> WorkItem:
+    item_id = await resolve_id(conn, ref, ENTITY, work_items_table)
+    found = await store.fetch(conn, item_id, lock=lock)
+    if found is None:
+        raise NotFoundError(ENTITY, id=item_id)
+    return found
+
+
+async def live_parent(conn: AsyncConnection, ref: str, *, lock: bool = False) -> WorkItem:
+    parent = await load(conn, ref, lock=lock)
+    if parent.deleted_at is not None:
+        raise ValidationError("parent_id", f"parent {parent.id} is deleted")
+    return parent
+
+
+def summary(item: WorkItem) -> WorkItemSummary:
+    return WorkItemSummary.model_construct(**{f: getattr(item, f) for f in SUMMARY_FIELDS})
+
+
+def _check_depth(path: str, deepest_below: int = 0) -> None:
+    if depth_of(path) + deepest_below > MAX_DEPTH:
+        raise ValidationError(
+            "parent_id", f"depth limit: items nest at most {MAX_DEPTH} levels below a root"
+        )
+
+
+@writes("create_work_item", WorkItem)
+async def create_work_item(
+    app: App,
+    conn: AsyncConnection,
+    *,
+    item_type: str,
+    title: str,
+    parent_id: str | None = None,
+    status: str = "active",
+    priority: int = 2,
+    metadata: dict[str, Any] | None = None,
+    branch_name: str | None = None,
+    commit_hash: str | None = None,
+    pr_number: int | None = None,
+    created_by: str | None = None,
+    request_id: str | None = None,
+    id: str | None = None,
+) -> WorkItem:
+    parent = await live_parent(conn, parent_id) if parent_id else None
+    item_id = id or str(uuid4())
+    path = child_path(parent.path if parent else None, item_id)
+    _check_depth(path)
+    stored_metadata = checked_metadata(item_type, metadata or {})
+    now, actor = app.clock(), app.who(created_by)
+    fields = {
+        "item_type": item_type,
+        "title": title,
+        "status": status,
+        "priority": priority,
+        "parent_id": parent.id if parent else None,
+        "path": path,
+        "depth": depth_of(path),
+        "branch_name": branch_name or None,
+        "commit_hash": commit_hash or None,
+        "pr_number": pr_number,
+        "metadata": stored_metadata,
+    }
+    item = await store.insert_one(
+        conn,
+        {
+            **fields,
+            "id": item_id,
+            "version": 1,
+            "search_text": search_text(title, stored_metadata),
+            "created_at": now,
+            "updated_at": now,
+            "created_by": actor,
+            "updated_by": actor,
+        },
+    )
+    await history.append(conn, [change_row(ENTITY, item_id, 1, now, actor, created(fields))])
+    return item
+
+
+def _edits(item: WorkItem, given: dict[str, Any]) -> dict[str, Any]:
+    """The new values of the plain fields the caller gave ("" and 0 clear a field)."""
+    edits = {name: value for name, value in given.items() if value is not None}
+    for name in ("branch_name", "commit_hash", "pr_number"):
+        if name in edits and not edits[name]:
+            edits[name] = None
+    if "metadata" in edits:
+        edits["metadata"] = checked_metadata(item.item_type, edits["metadata"])
+    return edits
+
+
+@writes("update_work_item", WorkItem)
+async def update_work_item(
+    app: App,
+    conn: AsyncConnection,
+    *,
+    id: str,
+    version: int,
+    title: str | None = None,
+    status: str | None = None,
+    priority: int | None = None,
+    parent_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    branch_name: str | None = None,
+    commit_hash: str | None = None,
+    pr_number: int | None = None,
+    deleted: bool | None = None,
+    updated_by: str | None = None,
+    request_id: str | None = None,
+) -> WorkItem:
+    reshapes = parent_id is not None or deleted is not None
+    item = await load(conn, id, lock=reshapes)
+    if item.version != version:
+        raise _conflict(ENTITY, version, item)
+    now, actor = app.clock(), app.who(updated_by)
+    after = _edits(
+        item,
+        {
+            "title": title,
+            "status": status,
+            "priority": priority,
+            "metadata": metadata,
+            "branch_name": branch_name,
+            "commit_hash": commit_hash,
+            "pr_number": pr_number,
+        },
+    )
+    below = await store.descendants(conn, item.path, lock=True) if reshapes else []
+    if parent_id is not None:
+        after |= await _placement(conn, item, parent_id, below)
+    if deleted is not None:
+        after |= await _deletion(conn, item, deleted, now)
+    changes = diff({name: getattr(item, name) for name in TRACKED}, after)
+    if not changes:
+        return item
+    values = {name: after[name] for name in changes} | {"updated_at": now, "updated_by": actor}
+    if "title" in changes or "metadata" in changes:
+        values["search_text"] = search_text(
+            after.get("title", item.title), after.get("metadata", item.metadata)
+        )
+    if after.get("status") == "completed":
+        values |= {"claimed_by": None, "claim_expires_at": None}
+    updated = await store.update_if_version(conn, item.id, version, values)
+    if updated is None:
+        raise _conflict(ENTITY, version, await load(conn, item.id))
+    log = [change_row(ENTITY, item.id, updated.version, now, actor, changes)]
+    log += await subtree.follow(conn, item, updated, below, now, actor)
+    await history.append(conn, log)
+    return updated
+
+
+async def _placement(
+    conn: AsyncConnection, item: WorkItem, parent_ref: str, below: list[WorkItem]
+) -> dict[str, Any]:
+    """Where the item lands when moved under ``parent_ref`` ("" makes it a root)."""
+    parent = await live_parent(conn, parent_ref, lock=True) if parent_ref else None
+    if parent is not None and is_in_subtree(parent.path, item.path):
+        raise ValidationError(
+            "parent_id", "cannot move an item under itself or one of its descendants"
+        )
+    path = child_path(parent.path if parent else None, item.id)
+    _check_depth(path, max((d.depth for d in below), default=item.depth) - item.depth)
+    return {"parent_id": parent.id if parent else None, "path": path, "depth": depth_of(path)}
+
+
+async def _deletion(
+    conn: AsyncConnection, item: WorkItem, deleted: bool, now: datetime
+) -> dict[str, Any]:
+    if deleted:
+        return {"deleted_at": item.deleted_at or now}
+    if item.deleted_at is not None and item.parent_id is not None:
+        parent = await load(conn, item.parent_id)
+        if parent.deleted_at is not None:
+            raise ValidationError(
+                "deleted", f"its parent {parent.id} is deleted; restore the parent first"
+            )
+    return {"deleted_at": None}
+
+
+@reads
+async def query_work_item(
+    app: App,
+    conn: AsyncConnection,
+    *,
+    id: str,
+    include_children: bool = True,
+    include_dependencies: bool = True,
+) -> WorkItemDetail:
+    item = await load(conn, id)
+    ancestors = sorted(await store.fetch_many(conn, ancestor_ids(item.path)), key=lambda a: a.depth)
+    below = await store.descendants(conn, item.path, include_deleted=False)
+    links = await dependency_store.of_item(conn, item.id) if include_dependencies else []
+    return WorkItemDetail.model_validate(
+        {
+            **dict(item),
+            "ancestors": [summary(a) for a in ancestors],
+            "children": nest(item.id, below) if include_children else [],
+            "dependencies": links,
+            "progress": progress(below),
+        }
+    )
+
+
+def nest(root_id: str, below: list[WorkItem]) -> list[WorkItemNode]:
+    """The nested tree under ``root_id`` from a flat list of its descendants."""
+    by_parent: dict[str | None, list[WorkItem]] = {}
+    for item in below:
+        by_parent.setdefault(item.parent_id, []).append(item)
+
+    def build(parent_id: str) -> list[WorkItemNode]:
+        return [
+            WorkItemNode.model_construct(**dict(summary(child)), children=build(child.id))
+            for child in by_parent.get(parent_id, [])
+        ]
+
+    return build(root_id)
+
+
+def progress(below: list[WorkItem]) -> Progress:
+    counts = {"active": 0, "completed": 0, "blocked": 0}
+    for item in below:
+        counts[item.status] += 1
+    return Progress(total=len(below), **counts)
+
+
+@reads
+async def list_work_items(
+    app: App,
+    conn: AsyncConnection,
+    *,
+    item_type: str | None = None,
+    status: str | None = None,
+    parent_id: str | None = None,
+    root_only: bool = False,
+    text: str | None = None,
+    include_deleted: bool = False,
+    detail: Literal["summary", "full"] = "summary",
+    limit: int = 50,
+    cursor: str | None = None,
+) -> WorkItemPage:
+    parent = await resolve_id(conn, parent_id, ENTITY, work_items_table) if parent_id else None
+    where = store.ListFilter(
+        item_type, status, parent, root_only, like_contains(text) if text else None, include_deleted
+    )
+    scope = asdict(where)
+    after = _position(decode_cursor(cursor, scope)) if cursor else None
+    rows, total = await store.list_page(conn, where, limit + 1, after)
+    page = rows[:limit]
+    more = len(rows) > limit
+    items: list[WorkItemRecord | WorkItemSummary] = (
+        list(page) if detail == "full" else [summary(item) for item in page]
+    )
+    return WorkItemPage(
+        items=items,
+        total_count=total,
+        next_cursor=encode_cursor([page[-1].updated_at, page[-1].id], scope) if more else None,
+    )
+
+
+def _position(raw: list[Any]) -> tuple[datetime, str]:
+    try:
+        updated_at, item_id = raw
+        return datetime.fromisoformat(updated_at), str(item_id)
+    except (TypeError, ValueError):
+        raise ValidationError("cursor", "not a cursor this server issued") from None

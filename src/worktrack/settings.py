@@ -1,0 +1,61 @@
+"""Runtime settings, read once from the environment (``WORKTRACK_`` prefix) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, get_args
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Toolset = Literal[
+    "work_items", "vendors", "deployments", "configuration", "enhancements", "reports", "admin"
+]
+TOOLSETS: tuple[Toolset, ...] = get_args(Toolset)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="WORKTRACK_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("WORKTRACK_DATABASE_URL", "DATABASE_URL"),
+    )
+    home: Path | None = None
+    repo: Path = Field(default_factory=Path.cwd)
+    status_file: Path | None = None
+    cache_ttl_minutes: float = Field(default=30, gt=0)
+    actor: str | None = Field(default=None, max_length=100)
+    toolsets: Annotated[tuple[Toolset, ...], NoDecode] = TOOLSETS
+    read_only: bool = False
+    http_token: str | None = None
+    connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    statement_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    @field_validator("toolsets", mode="before")
+    @classmethod
+    def _split_toolsets(cls, value: object) -> object:
+        if isinstance(value, str):
+            names = [part.strip() for part in value.split(",") if part.strip()]
+            return TOOLSETS if names in ([], ["all"]) else tuple(names)
+        return value
+
+    @property
+    def home_dir(self) -> Path:
+        return (self.home or self.repo / ".worktrack").resolve()
+
+    @property
+    def status_path(self) -> Path:
+        return (self.status_file or self.repo / ".project_status.md").resolve()
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.home_dir / 'worktrack.db'}"
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.effective_database_url.startswith("postgresql")

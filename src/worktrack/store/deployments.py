@@ -1,0 +1,131 @@
+"""SQL for deployments and their links. Rows come back as ``Deployment`` models."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, func, insert, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from worktrack.models.deployments import AffectedVendor, Deployment, RelatedWorkItem
+from worktrack.store.vendors import name_key
+from worktrack.tables import deployment_vendors, deployment_work_items, deployments, vendors
+from worktrack.tables import work_items as work_items_table
+
+_d = deployments.c
+_dv = deployment_vendors.c
+_dw = deployment_work_items.c
+_v = vendors.c
+_w = work_items_table.c
+
+
+async def vendor_named(conn: AsyncConnection, name: str) -> str | None:
+    return await conn.scalar(select(_v.id).where(_v.name_key == name_key(name)))
+
+
+async def insert_one(
+    conn: AsyncConnection,
+    values: dict[str, Any],
+    vendor_ids: Sequence[str],
+    work_item_ids: Sequence[str],
+) -> None:
+    await conn.execute(insert(deployments).values(**values))
+    deployment_id = values["id"]
+    if vendor_ids:
+        rows = [{"deployment_id": deployment_id, "vendor_id": v} for v in vendor_ids]
+        await conn.execute(insert(deployment_vendors), rows)
+    if work_item_ids:
+        rows = [{"deployment_id": deployment_id, "work_item_id": w} for w in work_item_ids]
+        await conn.execute(insert(deployment_work_items), rows)
+
+
+async def fetch(conn: AsyncConnection, deployment_id: str) -> Deployment | None:
+    rows = (await conn.execute(select(deployments).where(_d.id == deployment_id))).all()
+    found = await _with_links(conn, rows)
+    return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+    vendor_id: str | None = None
+    work_item_id: str | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.since is not None:
+            found.append(_d.deployed_at >= self.since)
+        if self.until is not None:
+            found.append(_d.deployed_at < self.until)
+        if self.vendor_id is not None:
+            linked = select(_dv.deployment_id).where(_dv.vendor_id == self.vendor_id)
+            found.append(_d.id.in_(linked))
+        if self.work_item_id is not None:
+            linked = select(_dw.deployment_id).where(_dw.work_item_id == self.work_item_id)
+            found.append(_d.id.in_(linked))
+        return found
+
+
+async def list_page(
+    conn: AsyncConnection, where: ListFilter, limit: int, after: tuple[datetime, str] | None
+) -> tuple[list[Deployment], int]:
+    """One page, newest ``deployed_at`` first, plus the count of all matches."""
+    conditions = where.conditions()
+    total = await conn.scalar(select(func.count()).select_from(deployments).where(*conditions))
+    query = select(deployments).where(*conditions)
+    if after is not None:
+        query = query.where(tuple_(_d.deployed_at, _d.id) < tuple_(*after))
+    query = query.order_by(_d.deployed_at.desc(), _d.id.desc()).limit(limit)
+    rows = (await conn.execute(query)).all()
+    return await _with_links(conn, rows), int(total or 0)
+
+
+async def _with_links(conn: AsyncConnection, rows: Sequence[Row[Any]]) -> list[Deployment]:
+    """The deployments of ``rows`` with their link summaries: one query per link table."""
+    ids = [row.id for row in rows]
+    vendors_of = await _vendors_of(conn, ids) if ids else {}
+    items_of = await _work_items_of(conn, ids) if ids else {}
+    return [
+        Deployment.model_validate(
+            {
+                **row._mapping,
+                "affected_vendors": vendors_of.get(row.id, []),
+                "related_work_items": items_of.get(row.id, []),
+            }
+        )
+        for row in rows
+    ]
+
+
+async def _vendors_of(conn: AsyncConnection, ids: list[str]) -> dict[str, list[AffectedVendor]]:
+    query = (
+        select(_dv.deployment_id, _v.id, _v.name, _v.status)
+        .join(vendors, _v.id == _dv.vendor_id)
+        .where(_dv.deployment_id.in_(ids))
+        .order_by(_v.name_key)
+    )
+    found: dict[str, list[AffectedVendor]] = {}
+    for row in await conn.execute(query):
+        vendor = AffectedVendor(id=row.id, name=row.name, status=row.status)
+        found.setdefault(row.deployment_id, []).append(vendor)
+    return found
+
+
+async def _work_items_of(conn: AsyncConnection, ids: list[str]) -> dict[str, list[RelatedWorkItem]]:
+    query = (
+        select(_dw.deployment_id, _w.id, _w.item_type, _w.title, _w.status)
+        .join(work_items_table, _w.id == _dw.work_item_id)
+        .where(_dw.deployment_id.in_(ids))
+        .order_by(_w.created_at, _w.id)
+    )
+    found: dict[str, list[RelatedWorkItem]] = {}
+    for row in await conn.execute(query):
+        item = RelatedWorkItem(
+            id=row.id, item_type=row.item_type, title=row.title, status=row.status
+        )
+        found.setdefault(row.deployment_id, []).append(item)
+    return found

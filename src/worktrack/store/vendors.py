@@ -1,0 +1,67 @@
+"""SQL for vendors. Rows come back as ``Vendor`` models (envelope unset)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from worktrack.models.vendors import Vendor
+from worktrack.store.sql import insert_if_absent
+from worktrack.tables import vendors
+
+RECORD_COLUMNS = [c for c in vendors.c if c.name != "name_key"]
+_v = vendors.c
+
+
+def name_key(name: str) -> str:
+    """What vendor names are compared by: names differing only in case are the same."""
+    return name.casefold()
+
+
+def _record(row: Any) -> Vendor:
+    return Vendor.model_validate(row._mapping)
+
+
+def _select() -> Select[Any]:
+    return select(*RECORD_COLUMNS)
+
+
+async def fetch(conn: AsyncConnection, vendor_id: str) -> Vendor | None:
+    row = (await conn.execute(_select().where(_v.id == vendor_id))).first()
+    return None if row is None else _record(row)
+
+
+async def fetch_by_name(conn: AsyncConnection, name: str) -> Vendor | None:
+    row = (await conn.execute(_select().where(_v.name_key == name_key(name)))).first()
+    return None if row is None else _record(row)
+
+
+async def insert_if_new(conn: AsyncConnection, values: dict[str, Any]) -> bool:
+    """Insert unless a vendor with this name in any case exists; True when inserted."""
+    return await insert_if_absent(conn, vendors, {**values, "name_key": name_key(values["name"])})
+
+
+async def update_if_version(
+    conn: AsyncConnection, vendor_id: str, version: int, values: dict[str, Any]
+) -> Vendor | None:
+    """Apply ``values`` and bump the version, only if the stored version is ``version``."""
+    statement = (
+        update(vendors)
+        .where(_v.id == vendor_id, _v.version == version)
+        .values(**values, version=_v.version + 1)
+        .returning(*RECORD_COLUMNS)
+    )
+    row = (await conn.execute(statement)).first()
+    return None if row is None else _record(row)
+
+
+async def list_all(conn: AsyncConnection, status: str | None = None) -> list[Vendor]:
+    """Every vendor (with this status), by name in any case."""
+    query = _select()
+    if status:
+        query = query.where(_v.status == status)
+    found = [_record(row) for row in await conn.execute(query)]
+    # Sorted here, not in SQL, so the order is the same whatever collation Postgres uses.
+    return sorted(found, key=lambda vendor: (name_key(vendor.name), vendor.id))

@@ -1,0 +1,246 @@
+"""SQL for work items. Rows come back as ``WorkItem`` models (envelope unset)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from worktrack.hierarchy import prefix_bounds, subtree_prefix
+from worktrack.models.work_items import WorkItem
+from worktrack.tables import dependencies, work_items
+
+RECORD_COLUMNS = [c for c in work_items.c if c.name != "search_text"]
+_w = work_items.c
+
+
+def _record(row: Any) -> WorkItem:
+    return WorkItem.model_validate(row._mapping)
+
+
+def _select() -> Select[Any]:
+    return select(*RECORD_COLUMNS)
+
+
+def _under(path: str) -> ColumnElement[bool]:
+    low, high = prefix_bounds(subtree_prefix(path))
+    return and_(_w.path >= low, _w.path < high)
+
+
+async def fetch(conn: AsyncConnection, item_id: str, *, lock: bool = False) -> WorkItem | None:
+    query = _select().where(_w.id == item_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    return None if row is None else _record(row)
+
+
+async def fetch_many(conn: AsyncConnection, ids: Iterable[str]) -> list[WorkItem]:
+    wanted = list(ids)
+    if not wanted:
+        return []
+    rows = await conn.execute(_select().where(_w.id.in_(wanted)))
+    return [_record(row) for row in rows]
+
+
+async def insert_one(conn: AsyncConnection, values: dict[str, Any]) -> WorkItem:
+    row = (await conn.execute(insert(work_items).values(**values).returning(*RECORD_COLUMNS))).one()
+    return _record(row)
+
+
+async def update_if_version(
+    conn: AsyncConnection, item_id: str, version: int, values: dict[str, Any]
+) -> WorkItem | None:
+    """Apply ``values`` and bump the version, only if the stored version is ``version``.
+
+    The check is in the UPDATE itself, so of two concurrent updates with the same version
+    exactly one matches a row."""
+    statement = (
+        update(work_items)
+        .where(_w.id == item_id, _w.version == version)
+        .values(**values, version=_w.version + 1)
+        .returning(*RECORD_COLUMNS)
+    )
+    row = (await conn.execute(statement)).first()
+    return None if row is None else _record(row)
+
+
+async def descendants(
+    conn: AsyncConnection, path: str, *, include_deleted: bool = True, lock: bool = False
+) -> list[WorkItem]:
+    query = _select().where(_under(path)).order_by(_w.depth, _w.created_at, _w.id)
+    if not include_deleted:
+        query = query.where(_w.deleted_at.is_(None))
+    if lock:
+        query = query.with_for_update()
+    return [_record(row) for row in await conn.execute(query)]
+
+
+async def rebase_subtree(
+    conn: AsyncConnection, old_path: str, new_path: str, now: datetime, actor: str
+) -> None:
+    """Rewrite the paths and depths below ``old_path`` to sit below ``new_path``."""
+    depth_delta = new_path.count("/") - old_path.count("/")
+    statement = (
+        update(work_items)
+        .where(_under(old_path))
+        .values(
+            path=literal(new_path) + func.substr(_w.path, len(old_path) + 1),
+            depth=_w.depth + depth_delta,
+            version=_w.version + 1,
+            updated_at=now,
+            updated_by=actor,
+        )
+    )
+    await conn.execute(statement)
+
+
+async def set_deleted(
+    conn: AsyncConnection,
+    ids: Sequence[str],
+    deleted_at: datetime | None,
+    now: datetime,
+    actor: str,
+) -> None:
+    if ids:
+        statement = (
+            update(work_items)
+            .where(_w.id.in_(ids))
+            .values(deleted_at=deleted_at, version=_w.version + 1, updated_at=now, updated_by=actor)
+        )
+        await conn.execute(statement)
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    item_type: str | None = None
+    status: str | None = None
+    parent_id: str | None = None
+    root_only: bool = False
+    text_pattern: str | None = None
+    include_deleted: bool = False
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.item_type:
+            found.append(_w.item_type == self.item_type)
+        if self.status:
+            found.append(_w.status == self.status)
+        if self.parent_id:
+            found.append(_w.parent_id == self.parent_id)
+        if self.root_only:
+            found.append(_w.parent_id.is_(None))
+        if self.text_pattern:
+            found.append(_w.search_text.like(self.text_pattern, escape="\\"))
+        if not self.include_deleted:
+            found.append(_w.deleted_at.is_(None))
+        return found
+
+
+async def list_page(
+    conn: AsyncConnection, where: ListFilter, limit: int, after: tuple[datetime, str] | None
+) -> tuple[list[WorkItem], int]:
+    """One page, newest ``updated_at`` first, plus the count of all matches."""
+    conditions = where.conditions()
+    total = await conn.scalar(select(func.count()).select_from(work_items).where(*conditions))
+    query = _select().where(*conditions).order_by(_w.updated_at.desc(), _w.id.desc()).limit(limit)
+    if after is not None:
+        query = query.where(tuple_(_w.updated_at, _w.id) < tuple_(*after))
+    rows = await conn.execute(query)
+    return [_record(row) for row in rows], int(total or 0)
+
+
+def _open_blocker() -> ColumnElement[bool]:
+    """True when some unfinished, undeleted item must finish before the outer item."""
+    other = work_items.alias("other")
+    dep = dependencies.c
+    unfinished = and_(other.c.status != "completed", other.c.deleted_at.is_(None))
+    needs = exists().where(
+        dep.source_id == _w.id,
+        dep.dependency_type == "depends_on",
+        other.c.id == dep.target_id,
+        unfinished,
+    )
+    blocked_by = exists().where(
+        dep.target_id == _w.id,
+        dep.dependency_type == "blocks",
+        other.c.id == dep.source_id,
+        unfinished,
+    )
+    return or_(needs, blocked_by)
+
+
+def _claimable(actor: str, now: datetime) -> ColumnElement[bool]:
+    return or_(_w.claimed_by.is_(None), _w.claimed_by == actor, _w.claim_expires_at <= now)
+
+
+async def ready(
+    conn: AsyncConnection,
+    *,
+    actor: str,
+    now: datetime,
+    limit: int,
+    item_type: str | None = None,
+    under_path: str | None = None,
+) -> list[WorkItem]:
+    query = (
+        _select()
+        .where(
+            _w.status == "active", _w.deleted_at.is_(None), _claimable(actor, now), ~_open_blocker()
+        )
+        .order_by(_w.priority, _w.created_at, _w.id)
+        .limit(limit)
+    )
+    if item_type:
+        query = query.where(_w.item_type == item_type)
+    if under_path:
+        query = query.where(_under(under_path))
+    return [_record(row) for row in await conn.execute(query)]
+
+
+async def set_claim(
+    conn: AsyncConnection, item_id: str, actor: str, until: datetime, now: datetime
+) -> WorkItem | None:
+    """Claim (or renew) unless another actor holds an unexpired lease."""
+    statement = (
+        update(work_items)
+        .where(
+            _w.id == item_id,
+            _w.deleted_at.is_(None),
+            _w.status != "completed",
+            _claimable(actor, now),
+        )
+        .values(claimed_by=actor, claim_expires_at=until)
+        .returning(*RECORD_COLUMNS)
+    )
+    row = (await conn.execute(statement)).first()
+    return None if row is None else _record(row)
+
+
+async def clear_claim(
+    conn: AsyncConnection, item_id: str, actor: str, now: datetime
+) -> WorkItem | None:
+    statement = (
+        update(work_items)
+        .where(_w.id == item_id, _claimable(actor, now))
+        .values(claimed_by=None, claim_expires_at=None)
+        .returning(*RECORD_COLUMNS)
+    )
+    row = (await conn.execute(statement)).first()
+    return None if row is None else _record(row)

@@ -1,0 +1,248 @@
+"""The schema: one set of tables for SQLite and Postgres, created only by alembic."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps go in as aware datetimes and always come back aware, in UTC.
+
+    SQLite stores them as fixed-width naive UTC strings, so they also sort correctly."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Ids and paths compare byte-wise on both databases (SQLite's default BINARY collation,
+# Postgres "C"), so prefix lookups are index range scans.
+def _key(length: int) -> Any:
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+Id = _key(36)
+JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+ChangeId = BigInteger().with_variant(Integer(), "sqlite")
+ITEM_TYPES = ("project", "session", "task", "research")
+VENDOR_STATUSES = ("operational", "broken")
+CONTEXT_TYPES = ("feature", "maintenance", "research")
+ENHANCEMENT_STATUSES = ("planned", "approved", "implementing", "completed")
+ITEM_STATUSES = ("active", "completed", "blocked")
+DEPENDENCY_TYPES = ("blocks", "depends_on")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+work_items = Table(
+    "work_items",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("item_type", String(20), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("parent_id", Id, ForeignKey("work_items.id"), nullable=True),
+    Column("path", _key(240), nullable=False),
+    Column("depth", Integer, nullable=False),
+    Column("branch_name", String(100), nullable=True),
+    Column("commit_hash", String(40), nullable=True),
+    Column("pr_number", Integer, nullable=True),
+    Column("metadata", JsonDoc, nullable=False),
+    Column("search_text", Text, nullable=False),
+    Column("claimed_by", String(100), nullable=True),
+    Column("claim_expires_at", UTCDateTime, nullable=True),
+    Column("deleted_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("updated_by", String(100), nullable=False),
+    CheckConstraint(_in("item_type", ITEM_TYPES), name="item_type"),
+    CheckConstraint(_in("status", ITEM_STATUSES), name="status"),
+    CheckConstraint("priority BETWEEN 0 AND 4", name="priority"),
+    CheckConstraint("depth BETWEEN 0 AND 5", name="depth"),
+    CheckConstraint("version >= 1", name="version"),
+    Index("ix_work_items_parent_id", "parent_id"),
+    Index("ix_work_items_path", "path", unique=True),
+    Index("ix_work_items_updated", "updated_at", "id"),
+    Index("ix_work_items_ready", "status", "priority", "created_at"),
+)
+
+dependencies = Table(
+    "work_item_dependencies",
+    metadata,
+    Column("source_id", Id, ForeignKey("work_items.id"), primary_key=True),
+    Column("target_id", Id, ForeignKey("work_items.id"), primary_key=True),
+    Column("dependency_type", String(20), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    CheckConstraint(_in("dependency_type", DEPENDENCY_TYPES), name="dependency_type"),
+    CheckConstraint("source_id <> target_id", name="not_self"),
+    Index("ix_work_item_dependencies_target_id", "target_id"),
+)
+
+change_log = Table(
+    "change_log",
+    metadata,
+    Column("id", ChangeId, primary_key=True, autoincrement=True),
+    Column("entity", String(20), nullable=False),
+    Column("entity_id", String(36), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("changed_by", String(100), nullable=False),
+    Column("changes", JsonDoc, nullable=False),
+    Index("ix_change_log_entity", "entity", "entity_id", "version"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("request_id", String(100), primary_key=True),
+    Column("tool", String(64), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("result", JsonDoc, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+
+vendors = Table(
+    "vendors",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("name", String(100), nullable=False),
+    # casefolded name: uniqueness and lookups ignore case on both databases
+    Column("name_key", String(100), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("extractor_version", String(50), nullable=False),
+    Column("metadata", JsonDoc, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("updated_by", String(100), nullable=False),
+    CheckConstraint(_in("status", VENDOR_STATUSES), name="status"),
+    CheckConstraint("version >= 1", name="version"),
+    Index("ix_vendors_name_key", "name_key", unique=True),
+)
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("deployed_at", UTCDateTime, nullable=False),
+    Column("commit_hash", String(40), nullable=False),
+    Column("metadata", JsonDoc, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Index("ix_deployments_deployed", "deployed_at", "id"),
+)
+
+deployment_vendors = Table(
+    "deployment_vendors",
+    metadata,
+    Column("deployment_id", Id, ForeignKey("deployments.id"), primary_key=True),
+    Column("vendor_id", Id, ForeignKey("vendors.id"), primary_key=True),
+    Index("ix_deployment_vendors_vendor_id", "vendor_id"),
+)
+
+deployment_work_items = Table(
+    "deployment_work_items",
+    metadata,
+    Column("deployment_id", Id, ForeignKey("deployments.id"), primary_key=True),
+    Column("work_item_id", Id, ForeignKey("work_items.id"), primary_key=True),
+    Index("ix_deployment_work_items_work_item_id", "work_item_id"),
+)
+
+configuration = Table(
+    "configuration",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
+    Column("active_context_type", String(20), nullable=False),
+    Column("current_session_id", Id, nullable=True),
+    Column("git_branch", String(200), nullable=True),
+    Column("git_head_commit", String(40), nullable=True),
+    Column("default_token_budget", Integer, nullable=False),
+    Column("database_healthy", Boolean, nullable=False),
+    Column("last_health_check_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(100), nullable=False),
+    CheckConstraint("id = 1", name="singleton"),
+    CheckConstraint(_in("active_context_type", CONTEXT_TYPES), name="active_context_type"),
+    CheckConstraint("default_token_budget BETWEEN 1000 AND 1000000", name="token_budget"),
+)
+
+enhancements = Table(
+    "enhancements",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("priority", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("target_quarter", String(7), nullable=True),
+    Column("requires_constitutional_principles", JsonDoc, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("updated_by", String(100), nullable=False),
+    CheckConstraint(_in("status", ENHANCEMENT_STATUSES), name="status"),
+    CheckConstraint("priority BETWEEN 1 AND 5", name="priority"),
+    CheckConstraint("version >= 1", name="version"),
+    Index("ix_enhancements_order", "priority", "target_quarter", "id"),
+)
+
+enhancement_dependencies = Table(
+    "enhancement_dependencies",
+    metadata,
+    Column("enhancement_id", Id, ForeignKey("enhancements.id"), primary_key=True),
+    Column("depends_on_id", Id, ForeignKey("enhancements.id"), primary_key=True),
+    CheckConstraint("enhancement_id <> depends_on_id", name="not_self"),
+    Index("ix_enhancement_dependencies_depends_on_id", "depends_on_id"),
+)

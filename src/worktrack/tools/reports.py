@@ -1,0 +1,39 @@
+"""Reports tools: parse arguments, call one service, return its model."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastmcp import Context
+from pydantic import Field
+
+from worktrack.models.common import RequestId
+from worktrack.models.reports import StatusReport
+from worktrack.services import reports
+from worktrack.tools.common import Toolset, app_of
+
+tools = Toolset("reports")
+
+
+@tools.write(idempotent=True)
+async def generate_status_report(
+    ctx: Context,
+    write_file: Annotated[
+        bool,
+        Field(description="also write it atomically to the status file (WORKTRACK_STATUS_FILE)"),
+    ] = False,
+    since: Annotated[
+        str,
+        Field(
+            max_length=64,
+            description="ISO-8601 time with offset: adds what changed since then",
+        ),
+    ]
+    | None = None,
+    request_id: Annotated[
+        RequestId, Field(description="accepted like on every write; a retry simply regenerates")
+    ]
+    | None = None,
+) -> StatusReport:
+    """The markdown status report: vendors, active work items, deployments, enhancements."""
+    return await reports.generate_status_report(app_of(ctx), write_file=write_file, since=since)
