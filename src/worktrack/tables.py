@@ -246,3 +246,71 @@ enhancement_dependencies = Table(
     CheckConstraint("enhancement_id <> depends_on_id", name="not_self"),
     Index("ix_enhancement_dependencies_depends_on_id", "depends_on_id"),
 )
+
+
+# Outage support (contract §5). One schema everywhere keeps a single migration chain:
+# Postgres uses applied_ops and sync_conflicts; the local cache file (a migrated SQLite
+# database of this same schema) uses write_queue and cache_entries.
+SYNC_OUTCOMES = ("applied", "conflict")
+RESOLUTIONS = ("discard", "reapply")
+
+write_queue = Table(
+    "write_queue",
+    metadata,
+    Column("seq", ChangeId, primary_key=True, autoincrement=True),
+    Column("op_id", String(36), nullable=False),
+    Column("tool", String(64), nullable=False),
+    Column("args", JsonDoc, nullable=False),
+    Column("entity", String(20), nullable=False),
+    Column("entity_id", String(100), nullable=True),
+    Column("base_version", Integer, nullable=True),
+    Column("queued_at", UTCDateTime, nullable=False),
+    Column("queued_by", String(100), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Index("ix_write_queue_op_id", "op_id", unique=True),
+)
+
+applied_ops = Table(
+    "applied_ops",
+    metadata,
+    Column("op_id", String(36), primary_key=True),
+    Column("tool", String(64), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("applied_at", UTCDateTime, nullable=False),
+    CheckConstraint(_in("outcome", SYNC_OUTCOMES), name="outcome"),
+)
+
+sync_conflicts = Table(
+    "sync_conflicts",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("op_id", String(36), nullable=False),
+    Column("tool", String(64), nullable=False),
+    Column("entity", String(20), nullable=False),
+    Column("entity_id", String(100), nullable=True),
+    Column("queued_at", UTCDateTime, nullable=False),
+    Column("queued_by", String(100), nullable=False),
+    Column("attempted_change", JsonDoc, nullable=False),
+    Column("base_version", Integer, nullable=True),
+    Column("current_version", Integer, nullable=True),
+    Column("current", JsonDoc, nullable=True),
+    Column("reason", JsonDoc, nullable=False),
+    Column("detected_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime, nullable=True),
+    Column("resolution", String(20), nullable=True),
+    Column("resolved_by", String(100), nullable=True),
+    CheckConstraint(f"resolution IS NULL OR {_in('resolution', RESOLUTIONS)}", name="resolution"),
+    Index("ix_sync_conflicts_op_id", "op_id", unique=True),
+    Index("ix_sync_conflicts_open", "resolved_at", "detected_at"),
+)
+
+cache_entries = Table(
+    "cache_entries",
+    metadata,
+    Column("table_name", String(40), primary_key=True),
+    Column("row_key", String(200), primary_key=True),
+    Column("cached_at", UTCDateTime, nullable=False),
+    # True while the row holds a queued write the primary has not confirmed yet.
+    Column("local", Boolean, nullable=False),
+)
