@@ -26,10 +26,14 @@ from fastmcp import Client
 from sqlalchemy.engine import make_url
 
 from worktrack.migrations import alembic_config
-from worktrack.server import create_server, open_app
+from worktrack.server import create_server
 from worktrack.services.app import App
 from worktrack.settings import Settings
+from worktrack.startup import close_app, open_app
 from worktrack.tables import metadata
+
+from faultproxy import FaultProxy
+from pgcluster import Cluster
 
 ADMIN_URL = os.environ.get(
     "WORKTRACK_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -116,6 +120,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Pat
     if request.param == "postgres":
         url: str = request.getfixturevalue("pg_url")
         _truncate(url)
+        _fresh_cache(sqlite_template, tmp_path)
     else:
         url = _fresh_sqlite(sqlite_template, tmp_path)
     repo = tmp_path / "repo"
@@ -123,9 +128,17 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Pat
     return Backend(request.param, url, tmp_path / "home", repo)
 
 
+def _fresh_cache(template: Path, tmp_path: Path) -> None:
+    """The local cache a Postgres-backed server keeps, already migrated (as on a second start)."""
+    path = tmp_path / "home" / "cache.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, path)
+
+
 @pytest.fixture
-def pg_backend(pg_url: str, tmp_path: Path) -> Backend:
+def pg_backend(pg_url: str, tmp_path: Path, sqlite_template: Path) -> Backend:
     _truncate(pg_url)
+    _fresh_cache(sqlite_template, tmp_path)
     repo = tmp_path / "repo"
     repo.mkdir()
     return Backend("postgres", pg_url, tmp_path / "home", repo)
@@ -148,4 +161,69 @@ async def app(backend: Backend, clock: Clock) -> AsyncIterator[App]:
     try:
         yield opened.acting_as("tester")
     finally:
-        await opened.db.dispose()
+        await close_app(opened)
+
+
+# -- outages: a Postgres of the tests' own, which they may stop, through a proxy they control --
+
+OUTAGE_DB = "worktrack"
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    """A throwaway cluster on a free port (never the shared server), migrated to head."""
+    made = Cluster()
+    try:
+        made.start()
+        made.psql(f'CREATE DATABASE "{OUTAGE_DB}"')
+        command.upgrade(alembic_config(made.url(OUTAGE_DB)), "head")
+        yield made
+    finally:
+        made.destroy()
+
+
+@dataclass
+class Outage:
+    cluster: Cluster
+    proxy: FaultProxy
+    home: Path
+    repo: Path
+    clock: Clock
+
+    def settings(self, *, direct: bool = False, **overrides: Any) -> Settings:
+        """Through the proxy (so the test can cut this server off), or straight to Postgres."""
+        port = None if direct else self.proxy.port
+        values: dict[str, Any] = {
+            "database_url": self.cluster.url(OUTAGE_DB, port=port),
+            "home": self.home,
+            "repo": self.repo,
+            "retry_seconds": 0,  # look for the primary again on every call
+            "connect_timeout_seconds": 1,
+            "statement_timeout_seconds": 2,
+        }
+        return Settings(**(values | overrides))
+
+    def server(self, **overrides: Any) -> Any:
+        return create_server(self.settings(**overrides), clock=self.clock)
+
+    def sql(self, query: str) -> str:
+        return self.cluster.psql(query, OUTAGE_DB)
+
+
+@pytest.fixture
+async def outage(
+    cluster: Cluster, tmp_path: Path, sqlite_template: Path, clock: Clock
+) -> AsyncIterator[Outage]:
+    if not cluster.running():
+        cluster.start()
+    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    cluster.psql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE", OUTAGE_DB)
+    _fresh_cache(sqlite_template, tmp_path)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    proxy = FaultProxy(cluster.port)
+    await proxy.start()
+    try:
+        yield Outage(cluster, proxy, tmp_path / "home", repo, clock)
+    finally:
+        await proxy.close()

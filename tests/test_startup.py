@@ -15,8 +15,8 @@ from alembic import command
 from sqlalchemy.engine import make_url
 
 from worktrack.migrations import SchemaError, alembic_config, head_revision
-from worktrack.server import open_app
 from worktrack.settings import Settings
+from worktrack.startup import close_app, open_app
 
 from conftest import ADMIN_URL, _admin
 
@@ -37,7 +37,7 @@ async def test_embedded_default_creates_and_migrates_its_file(tmp_path: Path) ->
         assert app.db.source == "sqlite"
         assert (tmp_path / "state" / "worktrack.db").is_file()
     finally:
-        await app.db.dispose()
+        await close_app(app)
 
 
 @pytest.mark.postgres

@@ -31,13 +31,16 @@ def upgrade() -> None:
         sa.Column("op_id", sa.String(36), nullable=False),
         sa.Column("tool", sa.String(64), nullable=False),
         sa.Column("args", JSON, nullable=False),
+        sa.Column("fingerprint", sa.String(64), nullable=False),
         sa.Column("entity", sa.String(20), nullable=False),
         sa.Column("entity_id", sa.String(100), nullable=True),
         sa.Column("base_version", sa.Integer(), nullable=True),
         sa.Column("queued_at", TIMESTAMP, nullable=False),
         sa.Column("queued_by", sa.String(100), nullable=False),
+        sa.Column("state", sa.String(20), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
+        sa.CheckConstraint("state IN ('pending', 'conflict')", name=op.f("ck_write_queue_state")),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_write_queue")),
     )
     op.create_index("ix_write_queue_op_id", "write_queue", ["op_id"], unique=True)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -14,6 +16,9 @@ from worktrack.settings import Settings
 
 if TYPE_CHECKING:
     from worktrack.models.reports import StatusReport
+    from worktrack.services.app import App
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="worktrack: a shared project record for AI coding assistants (MCP).",
@@ -82,11 +87,87 @@ def report(
 
 
 async def _report(settings: Settings, *, write_file: bool, since: str | None) -> StatusReport:
-    from worktrack.server import open_app
     from worktrack.services.reports import generate_status_report
 
-    app = await open_app(settings)
+    return await _using_app(
+        settings, lambda app: generate_status_report(app, write_file=write_file, since=since)
+    )
+
+
+async def _using_app(settings: Settings, work: Callable[[App], Awaitable[T]]) -> T:
+    from worktrack.startup import close_app, open_app
+
+    opened = await open_app(settings)
     try:
-        return await generate_status_report(app, write_file=write_file, since=since)
+        return await work(opened)
     finally:
-        await app.db.dispose()
+        await close_app(opened)
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
+
+
+@app.command()
+def sync(as_json: JsonFlag = False) -> None:
+    """Replay the writes queued during a Postgres outage now; print what applied and what
+    became a sync conflict. Exits 1 if writes remain queued (Postgres still unreachable)."""
+    from worktrack.errors import WorktrackError
+    from worktrack.services.sync import sync_now
+
+    try:
+        report = asyncio.run(_using_app(_settings(), sync_now))
+    except WorktrackError as error:
+        typer.echo(f"worktrack: {error.message}", err=True)
+        raise typer.Exit(1) from None
+    counts = {
+        "applied": len(report.applied),
+        "conflicts": len(report.conflicts),
+        "already_applied": len(report.already_applied),
+        "remaining": report.remaining,
+        "error": report.error,
+        "busy": report.busy,
+    }
+    if as_json:
+        typer.echo(json.dumps(counts | {"conflict_ops": report.conflicts}))
+    else:
+        typer.echo(
+            f"applied {counts['applied']}, conflicts {counts['conflicts']}, already applied "
+            f"{counts['already_applied']}, remaining {report.remaining}"
+            + (f" ({report.error})" if report.error else "")
+            + (" (another process is replaying)" if report.busy else "")
+        )
+        if report.conflicts:
+            typer.echo("see list_sync_conflicts / resolve_sync_conflict for the conflicts")
+    if report.remaining:
+        raise typer.Exit(1)
+
+
+@app.command()
+def health(as_json: JsonFlag = False) -> None:
+    """Print which storage layer serves, the primary's state, cache, queued writes, sync
+    conflicts and the schema revision. Exits 1 when the primary is unreachable."""
+    from worktrack.services.sync import get_system_health
+
+    found = asyncio.run(_using_app(_settings(), get_system_health))
+    if as_json:
+        typer.echo(found.model_dump_json())
+    else:
+        primary = found.primary
+        state = "healthy" if primary.healthy else f"unreachable ({primary.error})"
+        latency = f", {primary.latency_ms:.1f} ms" if primary.latency_ms is not None else ""
+        cache_age = found.cache.oldest_age_minutes
+        conflicts = "unknown" if found.sync_conflicts is None else found.sync_conflicts
+        lines = [
+            f"serving layer:   {found.serving_layer or 'none'}",
+            f"primary:         {primary.kind}, {state}{latency}",
+            f"schema revision: {found.schema_revision or 'unknown'}",
+            f"cache:           {found.cache.entries} entries"
+            + (f", oldest {cache_age:.0f} min" if cache_age is not None else ""),
+            f"queued writes:   {found.queued_writes}",
+            f"sync conflicts:  {conflicts}",
+            f"status file:     {found.status_file.path}"
+            + ("" if found.status_file.exists else " (missing)"),
+        ]
+        typer.echo("\n".join(lines))
+    if not found.primary.healthy:
+        raise typer.Exit(1)

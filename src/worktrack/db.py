@@ -14,11 +14,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
 
 from worktrack.errors import UnavailableError
 
@@ -28,8 +29,20 @@ Unit = Callable[[AsyncConnection], Awaitable[T]]
 DataSource = Literal["postgresql", "sqlite", "sqlite_cache", "git_history", "markdown_file"]
 
 _RETRY_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock
+# Connection exceptions, and a server shutting down, starting up or crashed: the primary
+# is gone (for now), whatever the request was.
+_GONE_SQLSTATE_PREFIXES = ("08", "57P")
 _ATTEMPTS = 5
 _dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+
+
+class Runner(Protocol):
+    """Anything that runs units of work: a ``Database``, or the primary behind its health."""
+
+    @property
+    def source(self) -> DataSource: ...
+
+    async def run(self, unit: Unit[T], *, write: bool = False) -> T: ...
 
 
 class Database:
@@ -52,7 +65,8 @@ class Database:
                     await asyncio.sleep(0.01 * 2**attempt)
                     continue
                 raise _translate(error, self.source) from error
-            except (OSError, TimeoutError) as error:
+            except (OSError, TimeoutError, exc.TimeoutError) as error:
+                # exc.TimeoutError: no pooled connection came free within pool_timeout.
                 raise _unavailable(self.source, error) from error
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -74,7 +88,9 @@ def _is_transient(error: exc.DBAPIError) -> bool:
 
 
 def _translate(error: exc.DBAPIError, source: DataSource) -> Exception:
-    if error.connection_invalidated or isinstance(error, exc.InterfaceError):
+    sqlstate = str(getattr(error.driver_exception, "sqlstate", "") or "")
+    gone = sqlstate.startswith(_GONE_SQLSTATE_PREFIXES)
+    if gone or error.connection_invalidated or isinstance(error, exc.InterfaceError):
         return _unavailable(source, error)
     if isinstance(error, exc.OperationalError) and "database is locked" in str(error):
         return UnavailableError("the database stayed locked by another writer", layer=source)
@@ -82,7 +98,9 @@ def _translate(error: exc.DBAPIError, source: DataSource) -> Exception:
 
 
 def _unavailable(source: DataSource, error: BaseException) -> UnavailableError:
-    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    cause = getattr(error, "orig", None) or error  # the driver's words, not SQLAlchemy's
+    text = str(cause).strip()
+    reason = text.splitlines()[0] if text else type(cause).__name__
     return UnavailableError(f"{source} is unreachable: {reason}", layers={source: reason})
 
 
@@ -120,9 +138,12 @@ def create_engine(
 def _sqlite_engine(
     url: str, database: str | None, synchronous: str, foreign_keys: bool
 ) -> AsyncEngine:
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, json_serializer=_dumps)
+    in_memory = not database or database == ":memory:"
+    if not in_memory:
+        Path(database or "").parent.mkdir(parents=True, exist_ok=True)
+    # One shared connection keeps an in-memory database alive between units of work.
+    pooling: dict[str, Any] = {"poolclass": StaticPool} if in_memory else {}
+    engine = create_async_engine(url, json_serializer=_dumps, **pooling)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _configure(dbapi_conn: Any, _record: Any) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import git
@@ -58,3 +59,40 @@ def _read_head(repo: Path) -> str | None:
 async def head_commit(repo: Path) -> str | None:
     """The HEAD commit now, or None outside a repository (cheaper than ``state``)."""
     return await asyncio.to_thread(_read_head, repo)
+
+
+@dataclass(frozen=True)
+class CommittedFile:
+    text: str
+    commit: str
+    committed_at: datetime
+
+
+def _read_committed(repo: Path, path: Path) -> CommittedFile | None:
+    opened = _open(repo)
+    if opened is None:
+        return None
+    try:
+        if not opened.head.is_valid() or opened.working_tree_dir is None:
+            return None
+        try:
+            relative = path.resolve().relative_to(Path(opened.working_tree_dir).resolve())
+        except ValueError:
+            return None  # the status file lives outside the repository
+        # Walked through the commit's tree, not a git command line: nothing in the path can
+        # be taken for an option.
+        commit = opened.head.commit
+        try:
+            blob = commit.tree / relative.as_posix()
+        except KeyError:
+            return None
+        data: bytes = blob.data_stream.read()
+        text = data.decode("utf-8", errors="replace")
+        return CommittedFile(text, commit.hexsha, commit.committed_datetime.astimezone(UTC))
+    finally:
+        opened.close()
+
+
+async def committed_file(repo: Path, path: Path) -> CommittedFile | None:
+    """``path`` as committed at HEAD of the repository holding it, or None."""
+    return await asyncio.to_thread(_read_committed, repo, path)

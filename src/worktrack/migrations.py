@@ -13,7 +13,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from worktrack.errors import WorktrackError
 
@@ -62,7 +62,15 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 async def require_head(engine: AsyncEngine) -> str:
     """Refuse to serve a database whose schema is missing or not at head."""
-    current, head = await current_revision(engine), head_revision()
+    return check_head(await current_revision(engine))
+
+
+async def revision_of(conn: AsyncConnection) -> str | None:
+    return await conn.run_sync(_current)
+
+
+def check_head(current: str | None) -> str:
+    head = head_revision()
     if current != head:
         state = "not migrated" if current is None else f"at revision {current}"
         raise SchemaError(

@@ -11,13 +11,21 @@ from typing import Any, get_type_hints
 from fastmcp import FastMCP
 from fastmcp.tools import Tool
 
-from worktrack import migrations, resources
-from worktrack.db import Database, create_engine, source_of
+from worktrack import resources
 from worktrack.mcp_errors import ErrorMapping, mapped
 from worktrack.schemas import compact_input, compact_output
-from worktrack.services.app import App, utcnow
+from worktrack.services.app import utcnow
 from worktrack.settings import Settings
-from worktrack.tools import configuration, deployments, enhancements, reports, vendors, work_items
+from worktrack.startup import open_app, running
+from worktrack.tools import (
+    admin,
+    configuration,
+    deployments,
+    enhancements,
+    reports,
+    vendors,
+    work_items,
+)
 from worktrack.tools.common import Toolset, ToolSpec
 
 TOOLSETS: list[Toolset] = [
@@ -27,6 +35,7 @@ TOOLSETS: list[Toolset] = [
     configuration.tools,
     enhancements.tools,
     reports.tools,
+    admin.tools,
 ]
 
 INSTRUCTIONS = (
@@ -37,26 +46,6 @@ INSTRUCTIONS = (
 )
 
 
-async def open_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> App:
-    """Connect to the configured database; migrate SQLite, refuse an old Postgres schema."""
-    url = settings.effective_database_url
-    engine = create_engine(
-        url,
-        connect_timeout=settings.connect_timeout_seconds,
-        statement_timeout=settings.statement_timeout_seconds,
-    )
-    try:
-        if source_of(url) == "sqlite":
-            if await migrations.current_revision(engine) != migrations.head_revision():
-                await migrations.upgrade(url)
-        else:
-            await migrations.require_head(engine)
-    except BaseException:
-        await engine.dispose()
-        raise
-    return App(settings=settings, db=Database(engine, source_of(url)), clock=clock)
-
-
 def create_server(
     settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow
 ) -> FastMCP:
@@ -64,11 +53,8 @@ def create_server(
 
     @asynccontextmanager
     async def lifespan(_server: FastMCP) -> AsyncIterator[dict[str, Any]]:
-        app = await open_app(settings, clock)
-        try:
+        async with running(await open_app(settings, clock)) as app:
             yield {"app": app}
-        finally:
-            await app.db.dispose()
 
     mcp = FastMCP(
         "worktrack",

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     http_token: str | None = None
     connect_timeout_seconds: float = Field(default=2.0, gt=0)
     statement_timeout_seconds: float = Field(default=5.0, gt=0)
+    # While Postgres is down: how long calls skip it before trying again, and how often the
+    # server looks for it in the background to replay queued writes (contract: ≤ 30 s).
+    retry_seconds: float = Field(default=5.0, ge=0)
+    sync_interval_seconds: float = Field(default=10.0, gt=0, le=30)
 
     @field_validator("toolsets", mode="before")
     @classmethod
@@ -49,6 +53,11 @@ class Settings(BaseSettings):
     @property
     def status_path(self) -> Path:
         return (self.status_file or self.repo / ".project_status.md").resolve()
+
+    @property
+    def cache_url(self) -> str:
+        """The local cache and write queue used while a Postgres primary is unreachable."""
+        return f"sqlite+aiosqlite:///{self.home_dir / 'cache.db'}"
 
     @property
     def effective_database_url(self) -> str:

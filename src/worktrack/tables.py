@@ -252,6 +252,7 @@ enhancement_dependencies = Table(
 # Postgres uses applied_ops and sync_conflicts; the local cache file (a migrated SQLite
 # database of this same schema) uses write_queue and cache_entries.
 SYNC_OUTCOMES = ("applied", "conflict")
+QUEUE_STATES = ("pending", "conflict")
 RESOLUTIONS = ("discard", "reapply")
 
 write_queue = Table(
@@ -261,13 +262,18 @@ write_queue = Table(
     Column("op_id", String(36), nullable=False),
     Column("tool", String(64), nullable=False),
     Column("args", JsonDoc, nullable=False),
+    # of the caller's arguments, so a replay honours request_id like the first call did
+    Column("fingerprint", String(64), nullable=False),
     Column("entity", String(20), nullable=False),
     Column("entity_id", String(100), nullable=True),
     Column("base_version", Integer, nullable=True),
     Column("queued_at", UTCDateTime, nullable=False),
     Column("queued_by", String(100), nullable=False),
+    # pending, or conflict: kept (not replayed) so later calls on the entity follow it
+    Column("state", String(20), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text, nullable=True),
+    CheckConstraint(_in("state", QUEUE_STATES), name="state"),
     Index("ix_write_queue_op_id", "op_id", unique=True),
 )
 

@@ -16,9 +16,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from worktrack.errors import ValidationError
 from worktrack.migrations import alembic_config
-from worktrack.server import open_app
 from worktrack.services import work_items
 from worktrack.settings import Settings
+from worktrack.startup import close_app, open_app
 
 
 @cache
@@ -49,7 +49,7 @@ class TreeMachine(RuleBasedStateMachine):
         self.deletions = 0
 
     def teardown(self) -> None:
-        self.runner.run(self.app.db.dispose())
+        self.runner.run(close_app(self.app))
         self.runner.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 

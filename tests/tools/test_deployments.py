@@ -10,7 +10,8 @@ import pytest
 from fastmcp import Client
 from sqlalchemy import func, insert, select
 
-from worktrack.server import create_server, open_app
+from worktrack.server import create_server
+from worktrack.startup import close_app, open_app
 from worktrack.tables import deployment_vendors, deployment_work_items, deployments, vendors
 
 from conftest import Backend, Clock
@@ -50,7 +51,7 @@ async def add_vendors(backend: Backend, **statuses: str) -> dict[str, str]:
     try:
         await app.db.run(lambda conn: conn.execute(insert(vendors), rows), write=True)
     finally:
-        await app.db.dispose()
+        await close_app(app)
     return ids
 
 
@@ -65,7 +66,7 @@ async def stored_rows(backend: Backend) -> list[int]:
     try:
         return await app.db.run(count)
     finally:
-        await app.db.dispose()
+        await close_app(app)
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ from mcp import MCPError
 from sqlalchemy import insert
 
 from worktrack.report.parse import parse
-from worktrack.server import create_server, open_app
+from worktrack.server import create_server
+from worktrack.startup import close_app, open_app
 from worktrack.tables import vendors
 
 from conftest import Backend, Clock
@@ -51,7 +52,7 @@ async def _vendor(backend: Backend, name: str, status: str = "operational") -> N
     try:
         await app.db.run(lambda conn: conn.execute(insert(vendors), [row]), write=True)
     finally:
-        await app.db.dispose()
+        await close_app(app)
 
 
 async def test_report_without_writing(client: Client[Any], backend: Backend) -> None:

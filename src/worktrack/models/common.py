@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
+from worktrack.db import DataSource as DataSource
 from worktrack.errors import ValidationError
 from worktrack.text import control_character, escape_code, json_strings, reveal, reveal_json
 
-DataSource = Literal["postgresql", "sqlite", "sqlite_cache", "git_history", "markdown_file"]
 M = TypeVar("M", bound=BaseModel)
 
 MAX_JSON_BYTES = 65_536

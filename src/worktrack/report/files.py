@@ -12,12 +12,13 @@ Blocking file I/O: call it through ``asyncio.to_thread`` from async code.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import glob
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -58,15 +59,40 @@ def update(
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with FileLock(lock_path(path), timeout=timeout):
-            _remove_stray_temps(path)
             text = change(read(path))
-            _replace(path, text.encode("utf-8"))
+            replace(path, text)
             return text
     except Timeout:
-        raise UnavailableError(
-            f"the status file {path} stayed locked by another writer",
-            layers={"markdown_file": "lock timeout"},
-        ) from None
+        raise _still_locked(path) from None
+
+
+@contextlib.asynccontextmanager
+async def locked(path: Path, timeout: float = LOCK_TIMEOUT_SECONDS) -> AsyncIterator[None]:
+    """Hold the file's writer lock across async work (acquired and released in threads)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(lock_path(path), timeout=timeout, thread_local=False)
+    try:
+        await asyncio.to_thread(lock.acquire)
+    except Timeout:
+        raise _still_locked(path) from None
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(lock.release)
+
+
+def _still_locked(path: Path) -> UnavailableError:
+    return UnavailableError(
+        f"the status file {path} stayed locked by another writer",
+        layers={"markdown_file": "lock timeout"},
+    )
+
+
+def replace(path: Path, text: str) -> None:
+    """Write ``text`` atomically; the caller holds the lock (``update``, ``locked``)."""
+    try:
+        _remove_stray_temps(path)
+        _replace(path, text.encode("utf-8"))
     except OSError as error:
         raise UnavailableError(
             f"cannot write the status file {path}: {error.strerror or error}",

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from worktrack import tables
 from worktrack.report import queries as q
 from worktrack.report.model import (
     Change,
@@ -21,6 +22,7 @@ from worktrack.report.model import (
     WorkItem,
     supported_formats,
 )
+from worktrack.store import tap
 
 
 async def load(conn: AsyncConnection, since: datetime | None = None) -> Snapshot:
@@ -34,6 +36,8 @@ async def load(conn: AsyncConnection, since: datetime | None = None) -> Snapshot
         deployments=await _deployments(conn, q.RECENT, window, names),
         enhancements=[Enhancement(*row) for row in await conn.execute(q.ENHANCEMENTS)],
     )
+    if tap.active():
+        _shown(snapshot)
     if since is None:
         return snapshot
     return replace(
@@ -42,6 +46,18 @@ async def load(conn: AsyncConnection, since: datetime | None = None) -> Snapshot
         changes=await _changes(conn, since),
         new_deployments=await _deployments(conn, q.SINCE, window, names),
     )
+
+
+def _shown(snapshot: Snapshot) -> None:
+    """Name every entity the report shows (a fallback layer dates its answer by them)."""
+    for table, rows in (
+        (tables.vendors, snapshot.vendors),
+        (tables.work_items, snapshot.work_items),
+        (tables.deployments, snapshot.deployments),
+        (tables.enhancements, snapshot.enhancements),
+    ):
+        for row in rows:
+            tap.touched(table, row.id)
 
 
 def _count(results: Mapping[str, Any], key: str) -> int:

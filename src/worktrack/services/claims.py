@@ -17,7 +17,7 @@ from worktrack.store import work_items as store
 _CANDIDATES = 25
 
 
-@writes("claim_work_item", WorkItem)
+@writes("claim_work_item", WorkItem, entity="work_item", keep=("id",))
 async def claim_work_item(
     app: App,
     conn: AsyncConnection,
@@ -43,7 +43,7 @@ async def claim_work_item(
     return claimed
 
 
-@writes("release_work_item", WorkItem)
+@writes("release_work_item", WorkItem, entity="work_item", keep=("id",))
 async def release_work_item(
     app: App,
     conn: AsyncConnection,

@@ -67,7 +67,7 @@ async def get_project_configuration(app: App, conn: AsyncConnection) -> Configur
 
 
 @_with_git_live
-@writes("update_project_configuration", Configuration)
+@writes("update_project_configuration", Configuration, entity=ENTITY)
 async def update_project_configuration(
     app: App,
     conn: AsyncConnection,

@@ -12,7 +12,7 @@ from worktrack.store import dependencies as store
 from worktrack.store import work_items as item_store
 
 
-@writes("add_dependency", Dependency)
+@writes("add_dependency", Dependency, entity="dependency", keep=("source_id", "target_id"))
 async def add_dependency(
     app: App,
     conn: AsyncConnection,
@@ -41,7 +41,7 @@ async def add_dependency(
     )
 
 
-@writes("remove_dependency", Removed)
+@writes("remove_dependency", Removed, entity="dependency")
 async def remove_dependency(
     app: App,
     conn: AsyncConnection,

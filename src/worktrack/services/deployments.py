@@ -38,7 +38,12 @@ async def _head(app: App) -> str:
     return head
 
 
-@writes("record_deployment", Deployment)
+@writes(
+    "record_deployment",
+    Deployment,
+    entity=ENTITY,
+    keep=("id", "deployed_at", "commit_hash"),
+)
 async def record_deployment(
     app: App,
     conn: AsyncConnection,
@@ -50,6 +55,7 @@ async def record_deployment(
     related_work_item_ids: Sequence[str] | None = None,
     created_by: str | None = None,
     request_id: str | None = None,
+    id: str | None = None,
 ) -> Deployment:
     checked = checked_metadata(metadata)
     _aware("deployed_at", deployed_at)
@@ -72,7 +78,7 @@ async def record_deployment(
         table=work_items_table,
         field="related_work_item_ids",
     )
-    now, deployment_id = app.clock(), str(uuid4())
+    now, deployment_id = app.clock(), id or str(uuid4())
     values = {
         "id": deployment_id,
         "deployed_at": deployed_at or now,

@@ -60,7 +60,7 @@ async def _needs(conn: AsyncConnection, refs: Sequence[str], own_id: str | None)
     return ids
 
 
-@writes("create_enhancement", Enhancement)
+@writes("create_enhancement", Enhancement, entity=ENTITY, keep=("id",))
 async def create_enhancement(
     app: App,
     conn: AsyncConnection,
@@ -74,6 +74,7 @@ async def create_enhancement(
     depends_on_ids: Sequence[str] | None = None,
     created_by: str | None = None,
     request_id: str | None = None,
+    id: str | None = None,
 ) -> Enhancement:
     fields = {
         "title": title,
@@ -84,7 +85,7 @@ async def create_enhancement(
         "requires_constitutional_principles": list(requires_constitutional_principles or []),
     }
     needs = await _needs(conn, depends_on_ids or [], None)
-    now, actor, enhancement_id = app.clock(), app.who(created_by), str(uuid4())
+    now, actor, enhancement_id = app.clock(), app.who(created_by), id or str(uuid4())
     await store.insert_one(
         conn,
         {
@@ -116,7 +117,7 @@ def _edits(given: dict[str, Any]) -> dict[str, Any]:
     return edits
 
 
-@writes("update_enhancement", Enhancement)
+@writes("update_enhancement", Enhancement, entity=ENTITY, keep=("id",))
 async def update_enhancement(
     app: App,
     conn: AsyncConnection,

@@ -51,7 +51,7 @@ def _check_name(name: str) -> None:
         raise ValidationError("name", f"at most {NAME_KEY_LENGTH} characters once case is folded")
 
 
-@writes("create_vendor", Vendor)
+@writes("create_vendor", Vendor, entity=ENTITY, keep=("id",))
 async def create_vendor(
     app: App,
     conn: AsyncConnection,
@@ -121,7 +121,7 @@ def _edits(
     return edits
 
 
-@writes("update_vendor_status", Vendor)
+@writes("update_vendor_status", Vendor, entity=ENTITY)
 async def update_vendor_status(
     app: App,
     conn: AsyncConnection,

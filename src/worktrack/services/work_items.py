@@ -77,7 +77,7 @@ def _check_depth(path: str, deepest_below: int = 0) -> None:
         )
 
 
-@writes("create_work_item", WorkItem)
+@writes("create_work_item", WorkItem, entity=ENTITY, keep=("id",))
 async def create_work_item(
     app: App,
     conn: AsyncConnection,
@@ -142,7 +142,7 @@ def _edits(item: WorkItem, given: dict[str, Any]) -> dict[str, Any]:
     return edits
 
 
-@writes("update_work_item", WorkItem)
+@writes("update_work_item", WorkItem, entity=ENTITY, keep=("id",))
 async def update_work_item(
     app: App,
     conn: AsyncConnection,

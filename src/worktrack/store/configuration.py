@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.models.configuration import Configuration
+from worktrack.store import tap
 from worktrack.store.sql import insert_if_absent
 from worktrack.tables import configuration
 
@@ -16,7 +17,8 @@ COLUMNS = tuple(c.name for c in configuration.c)
 _c = configuration.c
 
 
-def _record(row: Any) -> Configuration:
+def _record(row: Any, *, written: bool = False) -> Configuration:
+    tap.row(configuration, row._mapping, written=written)
     return Configuration.model_validate(row._mapping)
 
 
@@ -27,7 +29,10 @@ async def fetch(conn: AsyncConnection) -> Configuration | None:
 
 async def insert_if_missing(conn: AsyncConnection, values: dict[str, Any]) -> bool:
     """Create the row unless it exists; True when this call created it."""
-    return await insert_if_absent(conn, configuration, {**values, "id": ROW_ID})
+    inserted = await insert_if_absent(conn, configuration, {**values, "id": ROW_ID})
+    if inserted:
+        tap.wrote(configuration, str(ROW_ID))
+    return inserted
 
 
 async def update_if_version(
@@ -41,4 +46,4 @@ async def update_if_version(
         .returning(*configuration.c)
     )
     row = (await conn.execute(statement)).first()
-    return None if row is None else _record(row)
+    return None if row is None else _record(row, written=True)

@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.models.work_items import Dependency
+from worktrack.store import tap
 from worktrack.store.sql import insert_if_absent
 from worktrack.tables import dependencies, work_items
 
@@ -24,7 +25,8 @@ async def add(
         "created_at": now,
         "created_by": actor,
     }
-    await insert_if_absent(conn, dependencies, values)
+    if await insert_if_absent(conn, dependencies, values):
+        tap.wrote(dependencies, tap.row_key(dependencies, values))
     found = await of_pair(conn, source_id, target_id, kind)
     assert found is not None
     return found
@@ -37,14 +39,21 @@ async def of_pair(
         _d.source_id == source_id, _d.target_id == target_id, _d.dependency_type == kind
     )
     row = (await conn.execute(query)).first()
-    return None if row is None else Dependency.model_validate(row._mapping)
+    if row is None:
+        return None
+    tap.row(dependencies, row._mapping)
+    return Dependency.model_validate(row._mapping)
 
 
 async def remove(conn: AsyncConnection, source_id: str, target_id: str, kind: str) -> bool:
     statement = delete(dependencies).where(
         _d.source_id == source_id, _d.target_id == target_id, _d.dependency_type == kind
     )
-    return (await conn.execute(statement)).rowcount == 1
+    removed = (await conn.execute(statement)).rowcount == 1
+    if removed:
+        key = {"source_id": source_id, "target_id": target_id, "dependency_type": kind}
+        tap.deleted(dependencies, key)
+    return removed
 
 
 async def of_item(conn: AsyncConnection, item_id: str) -> list[Dependency]:
@@ -53,7 +62,9 @@ async def of_item(conn: AsyncConnection, item_id: str) -> list[Dependency]:
         .where((_d.source_id == item_id) | (_d.target_id == item_id))
         .order_by(_d.created_at, _d.source_id, _d.target_id)
     )
-    return [Dependency.model_validate(row._mapping) for row in await conn.execute(query)]
+    rows = [dict(row._mapping) for row in await conn.execute(query)]
+    tap.link_set(dependencies, ("source_id", "target_id"), item_id, rows)
+    return [Dependency.model_validate(row) for row in rows]
 
 
 async def must_precede(conn: AsyncConnection, first: str, then: str) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Row, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.models.deployments import AffectedVendor, Deployment, RelatedWorkItem
+from worktrack.store import tap
 from worktrack.store.vendors import name_key
 from worktrack.tables import deployment_vendors, deployment_work_items, deployments, vendors
 from worktrack.tables import work_items as work_items_table
@@ -34,6 +35,7 @@ async def insert_one(
 ) -> None:
     await conn.execute(insert(deployments).values(**values))
     deployment_id = values["id"]
+    tap.wrote(deployments, deployment_id)
     if vendor_ids:
         rows = [{"deployment_id": deployment_id, "vendor_id": v} for v in vendor_ids]
         await conn.execute(insert(deployment_vendors), rows)
@@ -89,6 +91,8 @@ async def _with_links(conn: AsyncConnection, rows: Sequence[Row[Any]]) -> list[D
     ids = [row.id for row in rows]
     vendors_of = await _vendors_of(conn, ids) if ids else {}
     items_of = await _work_items_of(conn, ids) if ids else {}
+    if tap.active():
+        _seen(rows, vendors_of, items_of)
     return [
         Deployment.model_validate(
             {
@@ -99,6 +103,23 @@ async def _with_links(conn: AsyncConnection, rows: Sequence[Row[Any]]) -> list[D
         )
         for row in rows
     ]
+
+
+def _seen(
+    rows: Sequence[Row[Any]],
+    vendors_of: dict[str, list[AffectedVendor]],
+    items_of: dict[str, list[RelatedWorkItem]],
+) -> None:
+    for row in rows:
+        tap.row(deployments, row._mapping)
+        vendor_links = [
+            {"deployment_id": row.id, "vendor_id": v.id} for v in vendors_of.get(row.id, [])
+        ]
+        tap.link_set(deployment_vendors, ("deployment_id",), row.id, vendor_links)
+        item_links = [
+            {"deployment_id": row.id, "work_item_id": w.id} for w in items_of.get(row.id, [])
+        ]
+        tap.link_set(deployment_work_items, ("deployment_id",), row.id, item_links)
 
 
 async def _vendors_of(conn: AsyncConnection, ids: list[str]) -> dict[str, list[AffectedVendor]]:

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.models.enhancements import Enhancement
+from worktrack.store import tap
 from worktrack.tables import enhancement_dependencies, enhancements
 
 _e = enhancements.c
@@ -37,6 +38,7 @@ async def fetch(conn: AsyncConnection, enhancement_id: str) -> Enhancement | Non
 
 async def insert_one(conn: AsyncConnection, values: dict[str, Any]) -> None:
     await conn.execute(insert(enhancements).values(**values))
+    tap.wrote(enhancements, values["id"])
 
 
 async def update_if_version(
@@ -49,7 +51,10 @@ async def update_if_version(
         .values(**values, version=_e.version + 1)
         .returning(_e.version)
     )
-    return (await conn.execute(statement)).first() is not None
+    changed = (await conn.execute(statement)).first() is not None
+    if changed:
+        tap.wrote(enhancements, enhancement_id)
+    return changed
 
 
 async def set_dependencies(
@@ -146,6 +151,10 @@ async def _with_dependencies(conn: AsyncConnection, rows: Sequence[Row[Any]]) ->
         )
         for row in await conn.execute(query):
             needs.setdefault(row.enhancement_id, []).append(row.depends_on_id)
+    for found in rows:
+        tap.row(enhancements, found._mapping)
+        links = [{"enhancement_id": found.id, "depends_on_id": d} for d in needs.get(found.id, [])]
+        tap.link_set(enhancement_dependencies, ("enhancement_id",), found.id, links)
     return [
         Enhancement.model_validate({**row._mapping, "depends_on_ids": needs.get(row.id, [])})
         for row in rows

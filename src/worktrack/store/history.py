@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from worktrack.store import tap
 from worktrack.tables import change_log
 
 Changes = dict[str, list[Any]]
@@ -46,4 +47,8 @@ async def for_entity(
         .order_by(change_log.c.version.desc(), change_log.c.id.desc())
         .limit(limit)
     )
-    return [dict(row._mapping) for row in await conn.execute(query)]
+    found = [dict(row._mapping) for row in await conn.execute(query)]
+    for change in found:
+        key = f"{entity}|{entity_id}|{change['version']}"
+        tap.row(change_log, {"entity": entity, "entity_id": entity_id, **change}, key=key)
+    return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -69,3 +69,8 @@ async def resolve_all(
     if missing:
         raise NotFoundError(kind, id=missing[0])
     return ids
+
+
+async def ping(conn: AsyncConnection) -> int:
+    """The cheapest round trip: proves the database answers."""
+    return int(await conn.scalar(text("SELECT 1")) or 0)

@@ -8,6 +8,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.models.vendors import Vendor
+from worktrack.store import tap
 from worktrack.store.sql import insert_if_absent
 from worktrack.tables import vendors
 
@@ -20,7 +21,8 @@ def name_key(name: str) -> str:
     return name.casefold()
 
 
-def _record(row: Any) -> Vendor:
+def _record(row: Any, *, written: bool = False) -> Vendor:
+    tap.row(vendors, row._mapping, written=written)
     return Vendor.model_validate(row._mapping)
 
 
@@ -40,7 +42,12 @@ async def fetch_by_name(conn: AsyncConnection, name: str) -> Vendor | None:
 
 async def insert_if_new(conn: AsyncConnection, values: dict[str, Any]) -> bool:
     """Insert unless a vendor with this name in any case exists; True when inserted."""
-    return await insert_if_absent(conn, vendors, {**values, "name_key": name_key(values["name"])})
+    inserted = await insert_if_absent(
+        conn, vendors, {**values, "name_key": name_key(values["name"])}
+    )
+    if inserted:
+        tap.wrote(vendors, values["id"])
+    return inserted
 
 
 async def update_if_version(
@@ -54,7 +61,7 @@ async def update_if_version(
         .returning(*RECORD_COLUMNS)
     )
     row = (await conn.execute(statement)).first()
-    return None if row is None else _record(row)
+    return None if row is None else _record(row, written=True)
 
 
 async def list_all(conn: AsyncConnection, status: str | None = None) -> list[Vendor]:

@@ -24,13 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.hierarchy import prefix_bounds, subtree_prefix
 from worktrack.models.work_items import WorkItem
+from worktrack.store import tap
 from worktrack.tables import dependencies, work_items
 
 RECORD_COLUMNS = [c for c in work_items.c if c.name != "search_text"]
 _w = work_items.c
 
 
-def _record(row: Any) -> WorkItem:
+def _record(row: Any, *, written: bool = False) -> WorkItem:
+    tap.row(work_items, row._mapping, written=written)
     return WorkItem.model_validate(row._mapping)
 
 
@@ -61,7 +63,7 @@ async def fetch_many(conn: AsyncConnection, ids: Iterable[str]) -> list[WorkItem
 
 async def insert_one(conn: AsyncConnection, values: dict[str, Any]) -> WorkItem:
     row = (await conn.execute(insert(work_items).values(**values).returning(*RECORD_COLUMNS))).one()
-    return _record(row)
+    return _record(row, written=True)
 
 
 async def update_if_version(
@@ -78,7 +80,7 @@ async def update_if_version(
         .returning(*RECORD_COLUMNS)
     )
     row = (await conn.execute(statement)).first()
-    return None if row is None else _record(row)
+    return None if row is None else _record(row, written=True)
 
 
 async def descendants(
@@ -108,7 +110,16 @@ async def rebase_subtree(
             updated_by=actor,
         )
     )
-    await conn.execute(statement)
+    await _execute_returning(conn, statement)
+
+
+async def _execute_returning(conn: AsyncConnection, statement: Any) -> None:
+    """Run a bulk UPDATE; the rows it changed are seen like any other rows returned."""
+    if tap.active():
+        for row in await conn.execute(statement.returning(*RECORD_COLUMNS)):
+            _record(row, written=True)
+    else:
+        await conn.execute(statement)
 
 
 async def set_deleted(
@@ -124,7 +135,7 @@ async def set_deleted(
             .where(_w.id.in_(ids))
             .values(deleted_at=deleted_at, version=_w.version + 1, updated_at=now, updated_by=actor)
         )
-        await conn.execute(statement)
+        await _execute_returning(conn, statement)
 
 
 @dataclass(frozen=True)
@@ -230,7 +241,7 @@ async def set_claim(
         .returning(*RECORD_COLUMNS)
     )
     row = (await conn.execute(statement)).first()
-    return None if row is None else _record(row)
+    return None if row is None else _record(row, written=True)
 
 
 async def clear_claim(
@@ -243,4 +254,4 @@ async def clear_claim(
         .returning(*RECORD_COLUMNS)
     )
     row = (await conn.execute(statement)).first()
-    return None if row is None else _record(row)
+    return None if row is None else _record(row, written=True)

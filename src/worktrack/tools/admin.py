@@ -1,0 +1,46 @@
+"""Admin tools: system health and the sync conflicts of replayed outage writes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastmcp import Context
+from pydantic import Field
+
+from worktrack.models.common import Actor, IdRef, RequestId
+from worktrack.models.sync import Resolution, Resolved, SyncConflicts, SystemHealth
+from worktrack.services import sync
+from worktrack.tools.common import Toolset, app_of
+
+tools = Toolset("admin")
+
+
+@tools.read
+async def get_system_health(ctx: Context) -> SystemHealth:
+    """Which storage layer serves, the primary's state, cache, queued writes, conflicts."""
+    return await sync.get_system_health(app_of(ctx))
+
+
+@tools.read
+async def list_sync_conflicts(ctx: Context) -> SyncConflicts:
+    """Writes queued during an outage that could not be applied, with both sides."""
+    return await sync.list_sync_conflicts(app_of(ctx))
+
+
+@tools.write(destructive=True)
+async def resolve_sync_conflict(
+    ctx: Context,
+    id: IdRef,
+    resolution: Annotated[
+        Resolution,
+        Field(
+            description="discard: drop the queued change; reapply: apply it on the current version"
+        ),
+    ],
+    resolved_by: Actor | None = None,
+    request_id: RequestId | None = None,
+) -> Resolved:
+    """Settle a sync conflict by dropping or reapplying the queued change."""
+    return await sync.resolve_sync_conflict(
+        app_of(ctx), id=id, resolution=resolution, resolved_by=resolved_by, request_id=request_id
+    )
