@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -15,6 +16,7 @@ from worktrack.settings import Settings
 if TYPE_CHECKING:
     from worktrack.models.reports import StatusReport
 
+T = TypeVar("T")
 app = typer.Typer(
     help="worktrack: a shared project record for AI coding assistants (MCP).",
     no_args_is_help=True,
@@ -24,6 +26,17 @@ app = typer.Typer(
 
 def _settings() -> Settings:
     return Settings()
+
+
+def _or_exit(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``work``; a worktrack error is printed and exits (2: bad input, 1: any other)."""
+    from worktrack.errors import ValidationError, WorktrackError
+
+    try:
+        return asyncio.run(work())
+    except WorktrackError as error:
+        typer.echo(f"worktrack: {error.message}", err=True)
+        raise typer.Exit(2 if isinstance(error, ValidationError) else 1) from None
 
 
 @app.command()
@@ -90,3 +103,35 @@ async def _report(settings: Settings, *, write_file: bool, since: str | None) ->
         return await generate_status_report(app, write_file=write_file, since=since)
     finally:
         await app.db.dispose()
+
+
+@app.command()
+def archive(
+    older_than_days: Annotated[
+        int, typer.Option("--older-than-days", min=0, help="not updated for this many days")
+    ] = 365,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="only list what would move; move nothing")
+    ] = False,
+) -> None:
+    """Move completed or deleted work items untouched for N days to the archive."""
+    from worktrack.services.archive import archive_work_items
+
+    async def run() -> list[str]:
+        from worktrack.server import open_app
+
+        opened = await open_app(_settings())
+        try:
+            done = await archive_work_items(
+                opened, older_than_days=older_than_days, dry_run=dry_run
+            )
+        finally:
+            await opened.db.dispose()
+        return done.ids
+
+    ids = _or_exit(run)
+    for item_id in ids:
+        typer.echo(item_id)
+    verb = "would move" if dry_run else "moved"
+    plural = "" if len(ids) == 1 else "s"
+    typer.echo(f"{verb} {len(ids)} work item{plural} to the archive", err=True)

@@ -15,9 +15,18 @@ from worktrack import migrations, resources
 from worktrack.db import Database, create_engine, source_of
 from worktrack.mcp_errors import ErrorMapping, mapped
 from worktrack.schemas import compact_input, compact_output
+from worktrack.services import archive
 from worktrack.services.app import App, utcnow
 from worktrack.settings import Settings
-from worktrack.tools import configuration, deployments, enhancements, reports, vendors, work_items
+from worktrack.tools import (
+    admin,
+    configuration,
+    deployments,
+    enhancements,
+    reports,
+    vendors,
+    work_items,
+)
 from worktrack.tools.common import Toolset, ToolSpec
 
 TOOLSETS: list[Toolset] = [
@@ -27,6 +36,7 @@ TOOLSETS: list[Toolset] = [
     configuration.tools,
     enhancements.tools,
     reports.tools,
+    admin.tools,
 ]
 
 INSTRUCTIONS = (
@@ -66,7 +76,8 @@ def create_server(
     async def lifespan(_server: FastMCP) -> AsyncIterator[dict[str, Any]]:
         app = await open_app(settings, clock)
         try:
-            yield {"app": app}
+            async with archive.daily(app):
+                yield {"app": app}
         finally:
             await app.db.dispose()
 

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     http_token: str | None = None
     connect_timeout_seconds: float = Field(default=2.0, gt=0)
     statement_timeout_seconds: float = Field(default=5.0, gt=0)
+    # How often a running server asks whether the day's archive run is due (0: never).
+    archive_check_seconds: float = Field(default=3600, ge=0)
 
     @field_validator("toolsets", mode="before")
     @classmethod

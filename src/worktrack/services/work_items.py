@@ -25,12 +25,14 @@ from worktrack.services import subtree
 from worktrack.services.app import App, reads, writes
 from worktrack.services.common import created, decode_cursor, diff, encode_cursor
 from worktrack.services.common import version_conflict as _conflict
+from worktrack.store import archive as archive_store
 from worktrack.store import dependencies as dependency_store
 from worktrack.store import history
 from worktrack.store import work_items as store
 from worktrack.store.history import change_row
 from worktrack.store.sql import resolve_id
 from worktrack.tables import work_items as work_items_table
+from worktrack.tables import work_items_archive
 from worktrack.text import like_contains, search_text
 
 ENTITY = "work_item"
@@ -51,9 +53,25 @@ TRACKED = (
 SUMMARY_FIELDS = tuple(WorkItemSummary.model_fields)
 
 
+async def _resolve(conn: AsyncConnection, ref: str) -> str:
+    return await resolve_id(conn, ref, ENTITY, work_items_table, work_items_archive)
+
+
 async def load(conn: AsyncConnection, ref: str, *, lock: bool = False) -> WorkItem:
-    item_id = await resolve_id(conn, ref, ENTITY, work_items_table)
+    """An active work item, to change or build on; an archived one is read-only."""
+    item_id = await _resolve(conn, ref)
     found = await store.fetch(conn, item_id, lock=lock)
+    if found is None:
+        if await archive_store.fetch(conn, item_id) is not None:
+            raise ValidationError("id", f"work item {item_id} is archived, so it is read-only")
+        raise NotFoundError(ENTITY, id=item_id)
+    return found
+
+
+async def load_any(conn: AsyncConnection, ref: str) -> WorkItem:
+    """An active or archived work item (``archived_at`` set), to read."""
+    item_id = await _resolve(conn, ref)
+    found = await store.fetch(conn, item_id) or await archive_store.fetch(conn, item_id)
     if found is None:
         raise NotFoundError(ENTITY, id=item_id)
     return found
@@ -239,9 +257,17 @@ async def query_work_item(
     include_children: bool = True,
     include_dependencies: bool = True,
 ) -> WorkItemDetail:
-    item = await load(conn, id)
-    ancestors = sorted(await store.fetch_many(conn, ancestor_ids(item.path)), key=lambda a: a.depth)
-    below = await store.descendants(conn, item.path, include_deleted=False)
+    item = await load_any(conn, id)
+    above = ancestor_ids(item.path)
+    if item.archived_at is None:
+        # Children move to the archive before their parents, so an active item's ancestors
+        # are all active, and its children shown are the active ones.
+        found = await store.fetch_many(conn, above)
+        below = await store.descendants(conn, item.path, include_deleted=False)
+    else:
+        found = await store.fetch_many(conn, above) + await archive_store.fetch_many(conn, above)
+        below = await archive_store.descendants(conn, item.path)
+    ancestors = sorted(found, key=lambda a: a.depth)
     links = await dependency_store.of_item(conn, item.id) if include_dependencies else []
     return WorkItemDetail.model_validate(
         {
@@ -287,17 +313,19 @@ async def list_work_items(
     root_only: bool = False,
     text: str | None = None,
     include_deleted: bool = False,
+    archived: bool = False,
     detail: Literal["summary", "full"] = "summary",
     limit: int = 50,
     cursor: str | None = None,
 ) -> WorkItemPage:
-    parent = await resolve_id(conn, parent_id, ENTITY, work_items_table) if parent_id else None
+    parent = await _resolve(conn, parent_id) if parent_id else None
     where = store.ListFilter(
         item_type, status, parent, root_only, like_contains(text) if text else None, include_deleted
     )
-    scope = asdict(where)
+    scope = asdict(where) | ({"archived": True} if archived else {})
     after = _position(decode_cursor(cursor, scope)) if cursor else None
-    rows, total = await store.list_page(conn, where, limit + 1, after)
+    page_of = archive_store.list_page if archived else store.list_page
+    rows, total = await page_of(conn, where, limit + 1, after)
     page = rows[:limit]
     more = len(rows) > limit
     items: list[WorkItemRecord | WorkItemSummary] = (

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Table,
     and_,
     exists,
     func,
@@ -136,20 +137,22 @@ class ListFilter:
     text_pattern: str | None = None
     include_deleted: bool = False
 
-    def conditions(self) -> list[ColumnElement[bool]]:
+    def conditions(self, table: Table = work_items) -> list[ColumnElement[bool]]:
+        """The filter on ``table``: the active table, or the archive of the same columns."""
+        column = table.c
         found: list[ColumnElement[bool]] = []
         if self.item_type:
-            found.append(_w.item_type == self.item_type)
+            found.append(column.item_type == self.item_type)
         if self.status:
-            found.append(_w.status == self.status)
+            found.append(column.status == self.status)
         if self.parent_id:
-            found.append(_w.parent_id == self.parent_id)
+            found.append(column.parent_id == self.parent_id)
         if self.root_only:
-            found.append(_w.parent_id.is_(None))
+            found.append(column.parent_id.is_(None))
         if self.text_pattern:
-            found.append(_w.search_text.like(self.text_pattern, escape="\\"))
+            found.append(column.search_text.like(self.text_pattern, escape="\\"))
         if not self.include_deleted:
-            found.append(_w.deleted_at.is_(None))
+            found.append(column.deleted_at.is_(None))
         return found
 
 
