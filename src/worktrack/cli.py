@@ -14,6 +14,7 @@ import typer
 from worktrack.settings import Settings
 
 if TYPE_CHECKING:
+    from worktrack.models.legacy import ImportResult
     from worktrack.models.reports import StatusReport
 
 T = TypeVar("T")
@@ -135,3 +136,36 @@ def archive(
     verb = "would move" if dry_run else "moved"
     plural = "" if len(ids) == 1 else "s"
     typer.echo(f"{verb} {len(ids)} work item{plural} to the archive", err=True)
+
+
+@app.command("import-legacy")
+def import_legacy(
+    path: Annotated[Path, typer.Argument(help="the legacy status file (.project_status.md)")],
+    prompts: Annotated[
+        Path | None, typer.Option("--prompts", help="a directory of session prompt files (*.md)")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="import and reconcile, then roll everything back")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Import a legacy status file and session prompts in one transaction, reconciled."""
+    from worktrack.legacy.summary import describe
+    from worktrack.services.legacy_import import import_legacy as run_import
+
+    settings = _settings()
+
+    async def run() -> ImportResult:
+        from worktrack.server import open_app
+
+        opened = await open_app(settings)
+        try:
+            importer = opened.acting_as(settings.actor or "import-legacy")
+            return await run_import(importer, path=path, prompts_dir=prompts, dry_run=dry_run)
+        finally:
+            await opened.db.dispose()
+
+    result = _or_exit(run)
+    typer.echo(result.model_dump_json(indent=2) if as_json else describe(result))
+    if not result.success:
+        raise typer.Exit(1)
