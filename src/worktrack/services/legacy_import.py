@@ -4,8 +4,10 @@ transaction, through the rules every tool call meets, then reconciled before it 
 The files are read first and only read: parsed (``report.parse``), checked and given
 defaults (``legacy.plan``), abbreviated commits resolved in the repository. Then one write
 transaction claims the file's content in ``legacy_imports`` (a second import of the same
-bytes is refused), creates every entity through the services' own bodies, reads it all
-back and reconciles. Any failure, or a dry run, rolls the whole transaction back.
+bytes is refused); creates vendors, deployments and enhancements through the bodies of
+their services, and work items through ``work_items.new_item`` (the rules of
+``create_work_item``) stored in bulk; reads it all back and reconciles. Any failure, or a
+dry run, rolls the whole transaction back.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ import asyncio
 import hashlib
 import inspect
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TypeVar, cast
+from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,6 +33,7 @@ from worktrack.legacy.reconcile import Shipped, Stored, Written, defaults_applie
 from worktrack.legacy.reconcile import unwritten as nothing_written
 from worktrack.models.configuration import Configuration
 from worktrack.models.legacy import ImportResult, Reconciliation, SkippedFile
+from worktrack.models.work_items import WorkItem
 from worktrack.report import files
 from worktrack.report.parse import parse
 from worktrack.services import deployments, enhancements, vendors, work_items
@@ -38,11 +41,13 @@ from worktrack.services.app import App
 from worktrack.store import configuration as configuration_store
 from worktrack.store import deployments as deployment_store
 from worktrack.store import enhancements as enhancement_store
+from worktrack.store import history
 from worktrack.store import legacy_imports as ledger
 from worktrack.store import vendors as vendor_store
 from worktrack.store import work_items as item_store
 
 T = TypeVar("T")
+_READ_BACK_CHUNK = 5000  # ids per IN (...): well below either database's bound-parameter limit
 
 
 @dataclass(frozen=True)
@@ -171,11 +176,6 @@ async def _step(where: str, call: Awaitable[T]) -> T:
         raise _Failed(f"{where}: {error.message}") from None
 
 
-def _at(app: App, moment: datetime | None) -> App:
-    """The app, its clock stopped at ``moment``: an item keeps the time the file gives it."""
-    return app if moment is None else replace(app, clock=lambda: moment)
-
-
 async def _write(
     app: App,
     conn: AsyncConnection,
@@ -188,18 +188,36 @@ async def _write(
     for where, vendor in plan.vendors:
         made_vendor = await _step(where, create_vendor(app, conn, **vendor.model_dump()))
         written.vendors.append(made_vendor.id)
-    create_item = _body(work_items.create_work_item)
-    for item in plan.items:
-        parent = None if item.parent is None else written.items[item.parent]
-        call = create_item(
-            _at(app, item.created_at), conn, parent_id=parent, **item.entry.model_dump()
-        )
-        written.items.append((await _step(item.where, call)).id)
+    await _write_items(app, conn, plan, written)
     await _write_deployments(app, conn, plan, commits, written)
     create_enhancement = _body(enhancements.create_enhancement)
     for where, enhancement in plan.enhancements:
         wish = await _step(where, create_enhancement(app, conn, **enhancement.model_dump()))
         written.enhancements.append(wish.id)
+
+
+async def _write_items(app: App, conn: AsyncConnection, plan: Plan, written: Written) -> None:
+    """Every work item through the rules ``create_work_item`` applies, stored in bulk: one
+    statement for the rows and one for their history (the plan puts parents first). Each
+    keeps the creation time the file gives it."""
+    now = app.clock()
+    made: list[work_items.NewItem] = []
+    for item in plan.items:
+        parent = None if item.parent is None else made[item.parent].row["path"]
+        try:
+            new = work_items.new_item(
+                item_id=str(uuid4()),
+                parent_path=parent,
+                now=item.created_at or now,
+                actor=app.actor,
+                **item.entry.model_dump(),
+            )
+        except WorktrackError as error:
+            raise _Failed(f"{item.where}: {error.message}") from None
+        made.append(new)
+    await item_store.insert_many(conn, [new.row for new in made])
+    await history.append(conn, [new.log for new in made])
+    written.items += [new.row["id"] for new in made]
 
 
 async def _write_deployments(
@@ -246,15 +264,13 @@ async def _vendor_id(conn: AsyncConnection, imported: dict[str, str], name: str,
 async def _read_back(conn: AsyncConnection, written: Written) -> Stored:
     wanted = set(written.vendors)
     stored_vendors = {v.id: v for v in await vendor_store.list_all(conn) if v.id in wanted}
-    items = {item.id: item for item in await item_store.fetch_many(conn, written.items)}
-    shipped = {}
-    for deployment in written.deployments:
-        if found := await deployment_store.fetch(conn, deployment.id):
-            shipped[found.id] = found
-    wishes = {}
-    for enhancement_id in written.enhancements:
-        if wish := await enhancement_store.fetch(conn, enhancement_id):
-            wishes[wish.id] = wish
+    items: dict[str, WorkItem] = {}
+    for start in range(0, len(written.items), _READ_BACK_CHUNK):
+        chunk = written.items[start : start + _READ_BACK_CHUNK]
+        items |= {item.id: item for item in await item_store.fetch_many(conn, chunk)}
+    shipped_ids = [deployment.id for deployment in written.deployments]
+    shipped = {d.id: d for d in await deployment_store.fetch_many(conn, shipped_ids)}
+    wishes = {e.id: e for e in await enhancement_store.fetch_many(conn, written.enhancements)}
     return Stored(stored_vendors, items, shipped, wishes)
 
 

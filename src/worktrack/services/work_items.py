@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Literal
 from uuid import uuid4
@@ -95,6 +95,60 @@ def _check_depth(path: str, deepest_below: int = 0) -> None:
         )
 
 
+@dataclass(frozen=True)
+class NewItem:
+    """A work item about to be stored: its row and its first history entry."""
+
+    row: dict[str, Any]
+    log: dict[str, Any]
+
+
+def new_item(
+    *,
+    item_id: str,
+    parent_path: str | None,
+    item_type: str,
+    title: str,
+    status: str = "active",
+    priority: int = 2,
+    metadata: dict[str, Any] | None = None,
+    branch_name: str | None = None,
+    commit_hash: str | None = None,
+    pr_number: int | None = None,
+    now: datetime,
+    actor: str,
+) -> NewItem:
+    """The rules of a new item, without I/O: its place below a live parent (given by path),
+    the depth limit, metadata checked by type. The legacy import stores many at once."""
+    path = child_path(parent_path, item_id)
+    _check_depth(path)
+    stored_metadata = checked_metadata(item_type, metadata or {})
+    fields = {
+        "item_type": item_type,
+        "title": title,
+        "status": status,
+        "priority": priority,
+        "parent_id": ancestor_ids(path)[-1] if parent_path else None,
+        "path": path,
+        "depth": depth_of(path),
+        "branch_name": branch_name or None,
+        "commit_hash": commit_hash or None,
+        "pr_number": pr_number,
+        "metadata": stored_metadata,
+    }
+    row = {
+        **fields,
+        "id": item_id,
+        "version": 1,
+        "search_text": search_text(title, stored_metadata),
+        "created_at": now,
+        "updated_at": now,
+        "created_by": actor,
+        "updated_by": actor,
+    }
+    return NewItem(row, change_row(ENTITY, item_id, 1, now, actor, created(fields)))
+
+
 @writes("create_work_item", WorkItem)
 async def create_work_item(
     app: App,
@@ -114,38 +168,22 @@ async def create_work_item(
     id: str | None = None,
 ) -> WorkItem:
     parent = await live_parent(conn, parent_id) if parent_id else None
-    item_id = id or str(uuid4())
-    path = child_path(parent.path if parent else None, item_id)
-    _check_depth(path)
-    stored_metadata = checked_metadata(item_type, metadata or {})
-    now, actor = app.clock(), app.who(created_by)
-    fields = {
-        "item_type": item_type,
-        "title": title,
-        "status": status,
-        "priority": priority,
-        "parent_id": parent.id if parent else None,
-        "path": path,
-        "depth": depth_of(path),
-        "branch_name": branch_name or None,
-        "commit_hash": commit_hash or None,
-        "pr_number": pr_number,
-        "metadata": stored_metadata,
-    }
-    item = await store.insert_one(
-        conn,
-        {
-            **fields,
-            "id": item_id,
-            "version": 1,
-            "search_text": search_text(title, stored_metadata),
-            "created_at": now,
-            "updated_at": now,
-            "created_by": actor,
-            "updated_by": actor,
-        },
+    made = new_item(
+        item_id=id or str(uuid4()),
+        parent_path=parent.path if parent else None,
+        item_type=item_type,
+        title=title,
+        status=status,
+        priority=priority,
+        metadata=metadata,
+        branch_name=branch_name,
+        commit_hash=commit_hash,
+        pr_number=pr_number,
+        now=app.clock(),
+        actor=app.who(created_by),
     )
-    await history.append(conn, [change_row(ENTITY, item_id, 1, now, actor, created(fields))])
+    item = await store.insert_one(conn, made.row)
+    await history.append(conn, [made.log])
     return item
 
 

@@ -53,6 +53,11 @@ async def fetch(conn: AsyncConnection, deployment_id: str) -> Deployment | None:
     return found[0] if found else None
 
 
+async def fetch_many(conn: AsyncConnection, ids: Sequence[str]) -> list[Deployment]:
+    rows = (await conn.execute(select(deployments).where(_d.id.in_(ids)))).all() if ids else []
+    return await _with_links(conn, rows)
+
+
 @dataclass(frozen=True)
 class ListFilter:
     since: datetime | None = None  # inclusive

@@ -65,6 +65,12 @@ async def insert_one(conn: AsyncConnection, values: dict[str, Any]) -> WorkItem:
     return _record(row)
 
 
+async def insert_many(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert new items in one statement (parents before their children in ``rows``)."""
+    if rows:
+        await conn.execute(insert(work_items), list(rows))
+
+
 async def update_if_version(
     conn: AsyncConnection, item_id: str, version: int, values: dict[str, Any]
 ) -> WorkItem | None:
