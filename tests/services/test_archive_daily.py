@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from worktrack.server import create_server, open_app
 from worktrack.services import archive, work_items
 from worktrack.services.app import App
 from worktrack.settings import Settings
+from worktrack.store import archive as store
 from worktrack.tables import maintenance_runs
 
 from conftest import Backend, Clock
@@ -106,3 +109,20 @@ async def test_a_failing_run_is_logged_and_tried_again(
     finally:
         await app.db.dispose()
     assert len(failures) >= 2 and failures[0].exc_info is not None
+
+
+async def test_what_changed_after_the_listing_stays_active(app: App, clock: Clock) -> None:
+    reopened = await _old_finished_task(app, clock, "reopened")
+    parent = await _old_finished_task(app, clock, "parent")
+    untouched = await _old_finished_task(app, clock, "untouched")
+    now = app.clock()
+    cutoff = now - timedelta(days=archive.DEFAULT_DAYS)
+    listed = await app.db.run(lambda conn: store.movable_ids(conn, cutoff))
+    assert set(listed) == {reopened, parent, untouched}
+
+    await work_items.update_work_item(app, id=reopened, version=2, status="active")
+    await work_items.create_work_item(app, item_type="task", title="new child", parent_id=parent)
+    batch = partial(archive.move_batch, listed, cutoff, now)
+    assert await app.db.run(batch, write=True) == [untouched]
+    found = await work_items.query_work_item(app, id=parent)
+    assert found.archived_at is None and len(found.children) == 1

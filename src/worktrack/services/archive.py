@@ -1,8 +1,9 @@
 """Archiving: finished work items leave the active table for ``work_items_archive``, whole.
 
 An item moves when it is completed or deleted, has not been updated for ``older_than_days``
-and nothing below it has to stay; so a parent never moves before its children. Items move in
-batches, deepest first, each batch its own short transaction so other writers get in between.
+and nothing below it has to stay; so a parent never moves before its children. One read
+finds them all, deepest first; they then move in batches, each its own short transaction
+(so other writers get in between) that checks its items again before moving them.
 Links (dependencies, deployments) stay as they are: they name items by id, wherever they live.
 
 The server also runs this by itself (``daily``): every ``archive_check_seconds`` it asks the
@@ -15,7 +16,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -41,21 +43,30 @@ async def archive_work_items(
         raise ValidationError("older_than_days", "must be 0 or more")
     now = app.clock()
     cutoff = now - timedelta(days=older_than_days)
+    found = await app.db.run(lambda conn: store.movable_ids(conn, cutoff))
     if dry_run:
-        ids = await app.db.run(lambda conn: store.movable_ids(conn, cutoff, limit=None))
-    else:
-        ids = []
+        return _result(app, found)
+    moved: list[str] = []
+    for start in range(0, len(found), BATCH_SIZE):
+        batch = found[start : start + BATCH_SIZE]
+        moved += await app.db.run(partial(move_batch, batch, cutoff, now), write=True)
+    return _result(app, moved)
 
-        async def one_batch(conn: AsyncConnection) -> list[str]:
-            batch = await store.movable_ids(conn, cutoff, limit=BATCH_SIZE)
-            if batch:
-                await store.move(conn, batch, now)
-            return batch
 
-        while batch := await app.db.run(one_batch, write=True):
-            ids += batch
+def _result(app: App, ids: list[str]) -> ArchiveResult:
     result = ArchiveResult(archived_count=len(ids), ids=ids)
     return stamp(result, app.db.source).model_copy(update={"queued": False})
+
+
+async def move_batch(
+    batch: list[str], cutoff: datetime, now: datetime, conn: AsyncConnection
+) -> list[str]:
+    """Move what of ``batch`` may still move: the list was read before this transaction,
+    and an item changed since (or given an active child) stays."""
+    still = await store.movable_ids(conn, cutoff, among=batch)
+    if still:
+        await store.move(conn, still, now)
+    return still
 
 
 async def run_if_due(app: App) -> ArchiveResult | None:

@@ -56,16 +56,15 @@ def _movable(cutoff: datetime) -> ColumnElement[bool]:
     return and_(_finished(work_items, cutoff), ~stays)
 
 
-async def movable_ids(conn: AsyncConnection, cutoff: datetime, limit: int | None) -> list[str]:
-    """Ids that may move now, deepest first, so a batch never takes a parent before its
-    children; locked on Postgres, so two archivers never move one row twice."""
-    query = (
-        select(_w.id)
-        .where(_movable(cutoff))
-        .order_by(_w.depth.desc(), _w.id)
-        .limit(limit)
-        .with_for_update(of=work_items)
-    )
+async def movable_ids(
+    conn: AsyncConnection, cutoff: datetime, among: Sequence[str] | None = None
+) -> list[str]:
+    """Ids that may move now (of ``among``, if given), deepest first, so that moving them
+    in this order never takes a parent before its children. Locked on Postgres, so two
+    archivers never move one row twice."""
+    query = select(_w.id).where(_movable(cutoff)).order_by(_w.depth.desc(), _w.id)
+    if among is not None:
+        query = query.where(_w.id.in_(among)).with_for_update(of=work_items)
     return list((await conn.scalars(query)).all())
 
 
