@@ -126,3 +126,19 @@ async def test_what_changed_after_the_listing_stays_active(app: App, clock: Cloc
     assert await app.db.run(batch, write=True) == [untouched]
     found = await work_items.query_work_item(app, id=parent)
     assert found.archived_at is None and len(found.children) == 1
+
+
+async def test_twin_calls_with_one_request_id_give_one_result(
+    backend: Backend, clock: Clock
+) -> None:
+    apps = [await open_app(backend.settings(), clock) for _ in range(2)]
+    try:
+        for n in range(3):
+            await _old_finished_task(apps[0], clock, f"old {n}")
+        results = await asyncio.gather(
+            *(archive.archive_work_items(app, request_id="twin") for app in apps)
+        )
+    finally:
+        for app in apps:
+            await app.db.dispose()
+    assert results[0].ids == results[1].ids and results[0].archived_count == 3

@@ -262,3 +262,22 @@ async def test_archiving_is_an_admin_write(backend: Backend, clock: Clock) -> No
         [tool] = await client.list_tools()
         assert tool.name == "archive_work_items"
         assert tool.annotations is not None and tool.annotations.read_only_hint is not True
+
+
+async def test_a_repeated_request_id_returns_the_first_result(
+    client: Client[Any], clock: Clock
+) -> None:
+    first_done = await _complete(client, await task(client, "first"))
+    clock.advance(days=YEAR_AND_A_BIT)
+    first = await _archive(client, request_id="archive-1")
+    assert first["ids"] == [first_done["id"]]
+    await _complete(client, await task(client, "second"))
+    clock.advance(days=YEAR_AND_A_BIT)
+    again = await _archive(client, request_id="archive-1")
+    assert again["ids"] == first["ids"]  # the retry applied nothing
+    assert (await call(client, "list_work_items"))["total_count"] == 1
+    other = await fail(client, "archive_work_items", request_id="archive-1", dry_run=True)
+    assert other["details"]["field"] == "request_id"
+    await task(client, "made", request_id="create-1")
+    reused = await fail(client, "archive_work_items", request_id="create-1")
+    assert "create_work_item" in reused["details"]["constraint"]
