@@ -15,7 +15,7 @@ from worktrack import migrations, resources
 from worktrack.db import Database, create_engine, source_of
 from worktrack.mcp_errors import ErrorMapping, mapped
 from worktrack.schemas import compact_input, compact_output
-from worktrack.services import archive
+from worktrack.services import archive_daily
 from worktrack.services.app import App, utcnow
 from worktrack.settings import Settings
 from worktrack.tools import (
@@ -76,7 +76,7 @@ def create_server(
     async def lifespan(_server: FastMCP) -> AsyncIterator[dict[str, Any]]:
         app = await open_app(settings, clock)
         try:
-            async with archive.daily(app):
+            async with archive_daily.daily(app):
                 yield {"app": app}
         finally:
             await app.db.dispose()

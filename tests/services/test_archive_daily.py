@@ -16,7 +16,7 @@ from sqlalchemy import select
 from worktrack.db import Database, create_engine
 from worktrack.migrations import alembic_config
 from worktrack.server import create_server, open_app
-from worktrack.services import archive, work_items
+from worktrack.services import archive, archive_daily, work_items
 from worktrack.services.app import App
 from worktrack.settings import Settings
 from worktrack.store import archive as store
@@ -40,17 +40,17 @@ async def _last_run(app: App) -> dict[str, Any]:
 
 async def test_due_once_a_day(app: App, clock: Clock) -> None:
     first = await _old_finished_task(app, clock)
-    ran = await archive.run_if_due(app)
+    ran = await archive_daily.run_if_due(app)
     assert ran is not None and ran.ids == [first]
     recorded = await _last_run(app)
-    assert recorded["task"] == archive.TASK
+    assert recorded["task"] == archive_daily.TASK
     assert recorded["last_result"] == {"archived_count": 1}
 
     clock.advance(hours=23, minutes=59)
-    assert await archive.run_if_due(app) is None
+    assert await archive_daily.run_if_due(app) is None
     assert await _last_run(app) == recorded
     clock.advance(minutes=1)
-    ran = await archive.run_if_due(app)
+    ran = await archive_daily.run_if_due(app)
     assert ran is not None and ran.ids == []
     assert (await _last_run(app))["last_run_at"] > recorded["last_run_at"]
 
@@ -59,7 +59,7 @@ async def test_of_many_processes_exactly_one_runs_it(backend: Backend, clock: Cl
     apps = [await open_app(backend.settings(), clock) for _ in range(4)]
     try:
         await _old_finished_task(apps[0], clock)
-        results = await asyncio.gather(*(archive.run_if_due(app) for app in apps))
+        results = await asyncio.gather(*(archive_daily.run_if_due(app) for app in apps))
     finally:
         for app in apps:
             await app.db.dispose()
@@ -86,7 +86,7 @@ async def test_a_running_server_archives_by_itself(backend: Backend, clock: Cloc
 async def test_zero_turns_the_daily_run_off(backend: Backend, clock: Clock) -> None:
     opened = await open_app(backend.settings(archive_check_seconds=0), clock)
     try:
-        async with archive.daily(opened):
+        async with archive_daily.daily(opened):
             assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("worktrack-")]
     finally:
         await opened.db.dispose()
@@ -100,7 +100,7 @@ async def test_a_failing_run_is_logged_and_tried_again(
     settings = Settings(database_url=url, repo=tmp_path, archive_check_seconds=0.01)
     app = App(settings=settings, db=Database(create_engine(url), "sqlite"), clock=clock)
     try:
-        async with archive.daily(app):
+        async with archive_daily.daily(app):
             for _ in range(500):
                 failures = [r for r in caplog.records if "daily archive run failed" in r.message]
                 if len(failures) >= 2:
