@@ -436,3 +436,32 @@ async def test_files_that_are_not_there_are_bad_input(app: App, tmp_path: Path) 
     with pytest.raises(ValidationError) as no_dir:
         await import_legacy(app, path=status, prompts_dir=tmp_path / "nope")
     assert no_dir.value.field == "prompts"
+
+
+async def test_a_deployment_may_name_a_vendor_already_stored(
+    app: App, client: Client[Any], tmp_path: Path
+) -> None:
+    stored = await call(
+        client,
+        "create_vendor",
+        name="Legacy Parser",
+        extractor_version="3",
+        metadata={
+            "format_support": dict.fromkeys(FLAGS, False),
+            "test_results": {"passing": 0, "total": 0, "skipped": 0},
+        },
+    )
+    status, prompts = copy_fixture(
+        tmp_path,
+        lambda text: text.replace(
+            "- **Vendors**: vendor_007, vendor_009", "- **Vendors**: legacy parser, vendor_009"
+        ),
+    )
+    result = await import_legacy(app, path=status, prompts_dir=prompts)
+    assert result.success, result.errors
+    linked = await call(client, "list_deployments", vendor_name="Legacy Parser")
+    [deployment] = linked["items"]
+    vendors = deployment["affected_vendors"]
+    assert [v["name"] for v in vendors] == ["Legacy Parser", "vendor_009"]
+    assert vendors[0]["id"] == stored["id"]
+    assert deployment["metadata"]["pr_number"] == 103

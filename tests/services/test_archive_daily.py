@@ -14,6 +14,7 @@ from fastmcp import Client
 from sqlalchemy import select
 
 from worktrack.db import Database, create_engine
+from worktrack.errors import ValidationError
 from worktrack.migrations import alembic_config
 from worktrack.server import create_server, open_app
 from worktrack.services import archive, archive_daily, work_items
@@ -142,3 +143,9 @@ async def test_twin_calls_with_one_request_id_give_one_result(
         for app in apps:
             await app.db.dispose()
     assert results[0].ids == results[1].ids and results[0].archived_count == 3
+
+
+async def test_the_service_refuses_a_negative_age(app: App) -> None:
+    with pytest.raises(ValidationError) as refused:
+        await archive.archive_work_items(app, older_than_days=-1)
+    assert refused.value.field == "older_than_days"

@@ -77,10 +77,6 @@ class Plan:
     defaults: list[Default] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
-    @property
-    def prompt_sessions(self) -> int:
-        return sum(item.prompt_file is not None for item in self.items)
-
 
 def build(parsed: ParsedStatus, prompts: list[PromptFile], default_budget: int) -> Plan:
     plan = Plan(errors=[f"line {number}: {problem}" for number, problem in parsed.errors])
