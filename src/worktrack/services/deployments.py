@@ -112,7 +112,8 @@ async def _filter(
     if vendor_name and vendor_id is None:
         raise NotFoundError("vendor", name=vendor_name)
     if work_item_id:
-        work_item_id = (await load_any(conn, work_item_id)).id  # archived items keep links
+        # archived items keep their links, so they are found too
+        work_item_id = (await load_any(conn, work_item_id, field="work_item_id")).id
     return store.ListFilter(since, until, vendor_id, work_item_id)
 
 

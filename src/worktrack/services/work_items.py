@@ -53,8 +53,8 @@ TRACKED = (
 SUMMARY_FIELDS = tuple(WorkItemSummary.model_fields)
 
 
-async def _resolve(conn: AsyncConnection, ref: str) -> str:
-    return await resolve_id(conn, ref, ENTITY, work_items_table, work_items_archive)
+async def _resolve(conn: AsyncConnection, ref: str, field: str = "id") -> str:
+    return await resolve_id(conn, ref, ENTITY, work_items_table, work_items_archive, field=field)
 
 
 async def load(conn: AsyncConnection, ref: str, *, lock: bool = False) -> WorkItem:
@@ -68,9 +68,9 @@ async def load(conn: AsyncConnection, ref: str, *, lock: bool = False) -> WorkIt
     return found
 
 
-async def load_any(conn: AsyncConnection, ref: str) -> WorkItem:
+async def load_any(conn: AsyncConnection, ref: str, field: str = "id") -> WorkItem:
     """An active or archived work item (``archived_at`` set), to read."""
-    item_id = await _resolve(conn, ref)
+    item_id = await _resolve(conn, ref, field)
     found = await store.fetch(conn, item_id) or await archive_store.fetch(conn, item_id)
     if found is None:
         raise NotFoundError(ENTITY, id=item_id)
