@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +17,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, column, delete, insert, inspect, select
 from sqlalchemy.engine import make_url
 
 from worktrack.db import create_engine
@@ -74,3 +78,259 @@ def test_every_migration_steps_down_and_up_again(empty_url: str) -> None:
     for script in reversed(revisions):
         command.upgrade(config, script.revision)
     assert _inspect(empty_url, _drift) == []
+
+
+AT = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+PARENT, CHILD = "10000000-0000-4000-8000-000000000001", "10000000-0000-4000-8000-000000000002"
+VENDOR, DEPLOYMENT = "20000000-0000-4000-8000-000000000001", "30000000-0000-4000-8000-000000000001"
+FIRST, SECOND = "40000000-0000-4000-8000-000000000001", "40000000-0000-4000-8000-000000000002"
+
+
+def _item(item_id: str, parent: str | None, status: str) -> dict[str, Any]:
+    path = f"/{PARENT}" if parent is None else f"/{PARENT}/{item_id}"
+    return {
+        "id": item_id,
+        "version": 3,
+        "item_type": "project" if parent is None else "task",
+        "title": f"item {item_id[-1]}",
+        "status": status,
+        "priority": 1,
+        "parent_id": parent,
+        "path": path,
+        "depth": path.count("/") - 1,
+        "branch_name": "feature/x",
+        "commit_hash": "c" * 40,
+        "pr_number": 7,
+        "metadata": {"description": "kept"} if parent is None else {"estimated_hours": 2},
+        "search_text": "item",
+        "claimed_by": None,
+        "claim_expires_at": None,
+        "deleted_at": None,
+        "created_at": AT,
+        "updated_at": AT,
+        "created_by": "alice",
+        "updated_by": "bob",
+    }
+
+
+def _audit() -> dict[str, Any]:
+    return {"created_at": AT, "updated_at": AT, "created_by": "alice", "updated_by": "bob"}
+
+
+# The rows each revision's new tables get, inserted right after upgrading to it.
+ROWS: dict[str, dict[str, list[dict[str, Any]]]] = {
+    "0001": {
+        "work_items": [_item(PARENT, None, "active"), _item(CHILD, PARENT, "completed")],
+        "work_item_dependencies": [
+            {
+                "source_id": CHILD,
+                "target_id": PARENT,
+                "dependency_type": "depends_on",
+                "created_at": AT,
+                "created_by": "alice",
+            }
+        ],
+        "change_log": [
+            {
+                "id": 1,
+                "entity": "work_item",
+                "entity_id": CHILD,
+                "version": 1,
+                "changed_at": AT,
+                "changed_by": "alice",
+                "changes": {"title": [None, "item 2"]},
+            }
+        ],
+        "idempotency_keys": [
+            {
+                "request_id": "r-1",
+                "tool": "create_work_item",
+                "fingerprint": "f" * 64,
+                "result": {"id": CHILD},
+                "created_at": AT,
+            }
+        ],
+    },
+    "0002": {
+        "vendors": [
+            {
+                "id": VENDOR,
+                "version": 2,
+                "name": "Acme",
+                "name_key": "acme",
+                "status": "operational",
+                "extractor_version": "1.2.3",
+                "metadata": {"test_results": {"passing": 1, "total": 2, "skipped": 0}},
+                **_audit(),
+            }
+        ],
+        "deployments": [
+            {
+                "id": DEPLOYMENT,
+                "deployed_at": AT,
+                "commit_hash": "d" * 40,
+                "metadata": {"pr_number": 9},
+                "created_at": AT,
+                "created_by": "alice",
+            }
+        ],
+        "deployment_vendors": [{"deployment_id": DEPLOYMENT, "vendor_id": VENDOR}],
+        "deployment_work_items": [{"deployment_id": DEPLOYMENT, "work_item_id": CHILD}],
+        "configuration": [
+            {
+                "id": 1,
+                "version": 4,
+                "active_context_type": "research",
+                "current_session_id": None,
+                "git_branch": "main",
+                "git_head_commit": "e" * 40,
+                "default_token_budget": 5000,
+                "database_healthy": True,
+                "last_health_check_at": AT,
+                "updated_at": AT,
+                "updated_by": "bob",
+            }
+        ],
+        "enhancements": [
+            {
+                "id": enhancement_id,
+                "version": 1,
+                "title": "better",
+                "description": None,
+                "priority": 2,
+                "status": "planned",
+                "target_quarter": "2027-Q1",
+                "requires_constitutional_principles": ["small"],
+                **_audit(),
+            }
+            for enhancement_id in (FIRST, SECOND)
+        ],
+        "enhancement_dependencies": [{"enhancement_id": SECOND, "depends_on_id": FIRST}],
+    },
+    "0003": {
+        "write_queue": [
+            {
+                "seq": 1,
+                "op_id": "op-1",
+                "tool": "update_work_item",
+                "args": {"id": CHILD},
+                "fingerprint": "e" * 64,
+                "entity": "work_item",
+                "entity_id": CHILD,
+                "base_version": 3,
+                "queued_at": AT,
+                "queued_by": "alice",
+                "state": "pending",
+                "attempts": 0,
+                "last_error": None,
+            }
+        ],
+        "applied_ops": [
+            {"op_id": "op-0", "tool": "create_vendor", "outcome": "applied", "applied_at": AT}
+        ],
+        "sync_conflicts": [
+            {
+                "id": "50000000-0000-4000-8000-000000000001",
+                "op_id": "op-2",
+                "tool": "update_vendor_status",
+                "entity": "vendor",
+                "entity_id": VENDOR,
+                "queued_at": AT,
+                "queued_by": "alice",
+                "attempted_change": {"status": "broken"},
+                "base_version": 1,
+                "current_version": 2,
+                "current": {"version": 2},
+                "reason": {"error": "VersionConflictError"},
+                "detected_at": AT,
+                "resolved_at": None,
+                "resolution": None,
+                "resolved_by": None,
+            }
+        ],
+        "cache_entries": [
+            {"table_name": "work_items", "row_key": CHILD, "cached_at": AT, "local": False}
+        ],
+    },
+}
+
+
+def _insert(url: str, rows: dict[str, list[dict[str, Any]]]) -> None:
+    def run(conn: Connection) -> None:
+        for table, values in rows.items():
+            conn.execute(insert(metadata.tables[table]), values)
+        conn.commit()
+
+    _inspect(url, run)
+
+
+def _stored(url: str, tables: list[str]) -> dict[str, list[dict[str, Any]]]:
+    def run(conn: Connection) -> dict[str, list[dict[str, Any]]]:
+        found: dict[str, list[dict[str, Any]]] = {}
+        for name in tables:
+            table = metadata.tables[name]
+            ordered = select(table).order_by(*table.primary_key.columns)
+            found[name] = [dict(row._mapping) for row in conn.execute(ordered)]
+        return found
+
+    stored: dict[str, list[dict[str, Any]]] = _inspect(url, run)
+    return stored
+
+
+def test_an_existing_database_keeps_its_rows_across_every_migration(empty_url: str) -> None:
+    config = alembic_config(empty_url)
+    expected: dict[str, list[dict[str, Any]]] = {}
+    for revision in [*ROWS, "0004"]:
+        command.upgrade(config, revision)
+        assert _stored(empty_url, list(expected)) == expected, f"rows lost upgrading to {revision}"
+        _insert(empty_url, ROWS.get(revision, {}))
+        expected |= ROWS.get(revision, {})
+    assert _stored(empty_url, list(expected)) == expected
+
+
+def test_downgrading_the_archive_brings_archived_items_back_with_their_links(
+    empty_url: str,
+) -> None:
+    config = alembic_config(empty_url)
+    command.upgrade(config, "0003")
+    every_row = {name: rows for revision in ROWS.values() for name, rows in revision.items()}
+    _insert(empty_url, every_row)
+    command.upgrade(config, "0004")
+
+    def archive_the_child(conn: Connection) -> None:
+        child = ROWS["0001"]["work_items"][1]
+        conn.execute(insert(metadata.tables["work_items_archive"]), [child | {"archived_at": AT}])
+        conn.execute(delete(metadata.tables["work_items"]).where(column("id") == CHILD))
+        conn.commit()
+
+    _inspect(empty_url, archive_the_child)
+    links = ["work_item_dependencies", "deployment_work_items"]
+    kept = {name: every_row[name] for name in links}
+    assert _stored(empty_url, links) == kept  # no foreign key took the links with the item
+    command.downgrade(config, "0003")
+    assert _stored(empty_url, [*links, "work_items"]) == kept | {
+        "work_items": every_row["work_items"]
+    }
+    foreign_keys = _inspect(
+        empty_url, lambda conn: inspect(conn).get_foreign_keys("work_item_dependencies")
+    )
+    assert {fk["referred_table"] for fk in foreign_keys} == {"work_items"}
+
+
+def test_the_alembic_command_upgrades_and_downgrades_from_the_repository_root(
+    empty_url: str,
+) -> None:
+    root = Path(__file__).resolve().parents[1]
+    alembic = Path(sys.executable).parent / "alembic"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("WORKTRACK_", "DATABASE_URL"))
+    } | {"WORKTRACK_DATABASE_URL": empty_url}
+    for step in (["upgrade", "head"], ["downgrade", "base"], ["upgrade", "head"]):
+        done = subprocess.run(
+            [str(alembic), *step], cwd=root, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+    assert _inspect(empty_url, _drift) == []
+    assert _inspect(empty_url, _tables) == set(metadata.tables)

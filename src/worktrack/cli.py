@@ -6,15 +6,16 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from worktrack.settings import Settings
 
 if TYPE_CHECKING:
+    from worktrack.models.legacy import ImportResult
     from worktrack.models.reports import StatusReport
     from worktrack.services.app import App
 
@@ -29,6 +30,17 @@ app = typer.Typer(
 
 def _settings() -> Settings:
     return Settings()
+
+
+def _or_exit(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``work``; a worktrack error is printed and exits (2: bad input, 1: any other)."""
+    from worktrack.errors import ValidationError, WorktrackError
+
+    try:
+        return asyncio.run(work())
+    except WorktrackError as error:
+        typer.echo(f"worktrack: {error.message}", err=True)
+        raise typer.Exit(2 if isinstance(error, ValidationError) else 1) from None
 
 
 @app.command()
@@ -70,16 +82,10 @@ def report(
     ] = None,
 ) -> None:
     """Print the markdown status report, or write it atomically to --output."""
-    from worktrack.errors import ValidationError, WorktrackError
-
     settings = _settings()
     if output is not None:
         settings = settings.model_copy(update={"status_file": output})
-    try:
-        result = asyncio.run(_report(settings, write_file=output is not None, since=since))
-    except WorktrackError as error:
-        typer.echo(f"worktrack: {error.message}", err=True)
-        raise typer.Exit(2 if isinstance(error, ValidationError) else 1) from None
+    result = _or_exit(lambda: _report(settings, write_file=output is not None, since=since))
     if result.path is not None:
         typer.echo(f"wrote {result.path}", err=True)
     else:
@@ -111,14 +117,9 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="print the result as JSON
 def sync(as_json: JsonFlag = False) -> None:
     """Replay the writes queued during a Postgres outage now; print what applied and what
     became a sync conflict. Exits 1 if writes remain queued (Postgres still unreachable)."""
-    from worktrack.errors import WorktrackError
     from worktrack.services.sync import sync_now
 
-    try:
-        report = asyncio.run(_using_app(_settings(), sync_now))
-    except WorktrackError as error:
-        typer.echo(f"worktrack: {error.message}", err=True)
-        raise typer.Exit(1) from None
+    report = _or_exit(lambda: _using_app(_settings(), sync_now))
     counts = {
         "applied": len(report.applied),
         "conflicts": len(report.conflicts),
@@ -148,7 +149,7 @@ def health(as_json: JsonFlag = False) -> None:
     conflicts and the schema revision. Exits 1 when the primary is unreachable."""
     from worktrack.services.sync import get_system_health
 
-    found = asyncio.run(_using_app(_settings(), get_system_health))
+    found = _or_exit(lambda: _using_app(_settings(), get_system_health))
     if as_json:
         typer.echo(found.model_dump_json())
     else:
@@ -170,4 +171,55 @@ def health(as_json: JsonFlag = False) -> None:
         ]
         typer.echo("\n".join(lines))
     if not found.primary.healthy:
+        raise typer.Exit(1)
+
+
+@app.command()
+def archive(
+    older_than_days: Annotated[
+        int, typer.Option("--older-than-days", min=0, help="not updated for this many days")
+    ] = 365,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="only list what would move; move nothing")
+    ] = False,
+) -> None:
+    """Move completed or deleted work items untouched for N days to the archive."""
+    from worktrack.services.archive import archive_work_items
+
+    async def run(opened: App) -> list[str]:
+        done = await archive_work_items(opened, older_than_days=older_than_days, dry_run=dry_run)
+        return done.ids
+
+    ids = _or_exit(lambda: _using_app(_settings(), run))
+    for item_id in ids:
+        typer.echo(item_id)
+    verb = "would move" if dry_run else "moved"
+    plural = "" if len(ids) == 1 else "s"
+    typer.echo(f"{verb} {len(ids)} work item{plural} to the archive", err=True)
+
+
+@app.command("import-legacy")
+def import_legacy(
+    path: Annotated[Path, typer.Argument(help="the legacy status file (.project_status.md)")],
+    prompts: Annotated[
+        Path | None, typer.Option("--prompts", help="a directory of session prompt files (*.md)")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="import and reconcile, then roll everything back")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import a legacy status file and session prompts in one transaction, reconciled."""
+    from worktrack.legacy.summary import describe
+    from worktrack.services.legacy_import import import_legacy as run_import
+
+    settings = _settings()
+
+    async def run(opened: App) -> ImportResult:
+        importer = opened.acting_as(settings.actor or "import-legacy")
+        return await run_import(importer, path=path, prompts_dir=prompts, dry_run=dry_run)
+
+    result = _or_exit(lambda: _using_app(settings, run))
+    typer.echo(result.model_dump_json(indent=2) if as_json else describe(result))
+    if not result.success:
         raise typer.Exit(1)

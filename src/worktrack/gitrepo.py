@@ -7,6 +7,8 @@ reads, and closes it, so a long-running server leaks nothing.
 from __future__ import annotations
 
 import asyncio
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,6 +61,36 @@ def _read_head(repo: Path) -> str | None:
 async def head_commit(repo: Path) -> str | None:
     """The HEAD commit now, or None outside a repository (cheaper than ``state``)."""
     return await asyncio.to_thread(_read_head, repo)
+
+
+_ABBREVIATED = re.compile(r"[0-9a-f]{4,40}")
+
+
+def _full_hashes(repo: Path, abbreviated: Sequence[str]) -> dict[str, str | None]:
+    opened = _open(repo)
+    if opened is None:
+        return dict.fromkeys(abbreviated)
+    try:
+        return {short: _full_hash(opened, short) for short in abbreviated}
+    finally:
+        opened.close()
+
+
+def _full_hash(opened: git.Repo, short: str) -> str | None:
+    # Only lower-case hex reaches git: nothing it could read as an option or a ref name.
+    if not _ABBREVIATED.fullmatch(short):
+        return None
+    try:
+        found: str = opened.commit(short).hexsha
+    except (ValueError, git.exc.ODBError):  # no such object, not a commit, or ambiguous
+        return None
+    return found
+
+
+async def full_hashes(repo: Path, abbreviated: Sequence[str]) -> dict[str, str | None]:
+    """Each abbreviated hash's full commit hash, or None where it names no commit or more
+    than one (or ``repo`` is not a repository). One repository open for all of them."""
+    return await asyncio.to_thread(_full_hashes, repo, abbreviated)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from fastmcp.tools import Tool
 from worktrack import resources
 from worktrack.mcp_errors import ErrorMapping, mapped
 from worktrack.schemas import compact_input, compact_output
+from worktrack.services import archive_daily
 from worktrack.services.app import utcnow
 from worktrack.settings import Settings
 from worktrack.startup import open_app, running
@@ -53,7 +54,7 @@ def create_server(
 
     @asynccontextmanager
     async def lifespan(_server: FastMCP) -> AsyncIterator[dict[str, Any]]:
-        async with running(await open_app(settings, clock)) as app:
+        async with running(await open_app(settings, clock)) as app, archive_daily.daily(app):
             yield {"app": app}
 
     mcp = FastMCP(

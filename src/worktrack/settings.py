@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     # server looks for it in the background to replay queued writes (contract: ≤ 30 s).
     retry_seconds: float = Field(default=5.0, ge=0)
     sync_interval_seconds: float = Field(default=10.0, gt=0, le=30)
+    # How often a running server asks whether the day's archive run is due (0: never).
+    archive_check_seconds: float = Field(default=3600, ge=0)
 
     @field_validator("toolsets", mode="before")
     @classmethod

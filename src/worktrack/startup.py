@@ -26,6 +26,7 @@ from worktrack.settings import Settings
 
 # How long a replay waits for another local process that is replaying already.
 _REPLAY_WAIT_SECONDS = 30.0
+_CLOSE_SECONDS = 10.0
 
 
 async def _migrated_sqlite(
@@ -109,8 +110,9 @@ async def running(app: App) -> AsyncIterator[App]:
     finally:
         for task in tasks:
             task.cancel()
-        # Shielded: a server shutting down by cancellation must still close its connections.
-        with anyio.CancelScope(shield=True):
+        # Shielded: a server shutting down by cancellation must still close its connections;
+        # bounded: a connection to a host that no longer answers must not hold it up forever.
+        with anyio.move_on_after(_CLOSE_SECONDS, shield=True):
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -113,11 +113,14 @@ work_items = Table(
     Index("ix_work_items_ready", "status", "priority", "created_at"),
 )
 
+# The link tables name work items without a foreign key: an item moved to the archive keeps
+# its links, and its id then lives in work_items_archive. Items are never hard-deleted, and
+# every link is made by a service that checks both ends exist.
 dependencies = Table(
     "work_item_dependencies",
     metadata,
-    Column("source_id", Id, ForeignKey("work_items.id"), primary_key=True),
-    Column("target_id", Id, ForeignKey("work_items.id"), primary_key=True),
+    Column("source_id", Id, primary_key=True),
+    Column("target_id", Id, primary_key=True),
     Column("dependency_type", String(20), primary_key=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("created_by", String(100), nullable=False),
@@ -194,7 +197,7 @@ deployment_work_items = Table(
     "deployment_work_items",
     metadata,
     Column("deployment_id", Id, ForeignKey("deployments.id"), primary_key=True),
-    Column("work_item_id", Id, ForeignKey("work_items.id"), primary_key=True),
+    Column("work_item_id", Id, primary_key=True),  # active or archived: see dependencies
     Index("ix_deployment_work_items_work_item_id", "work_item_id"),
 )
 
@@ -319,4 +322,44 @@ cache_entries = Table(
     Column("cached_at", UTCDateTime, nullable=False),
     # True while the row holds a queued write the primary has not confirmed yet.
     Column("local", Boolean, nullable=False),
+)
+
+
+# Archiving (issue 5): finished work items move here whole, so the active table stays small.
+# Rows arrive from work_items, already checked, so the archive repeats its columns but not
+# its constraints; the parent of an archived item is archived too, or still active.
+def _archived(column: Column[Any]) -> Column[Any]:
+    return Column(
+        column.name, column.type, nullable=column.nullable, primary_key=column.primary_key
+    )
+
+
+work_items_archive = Table(
+    "work_items_archive",
+    metadata,
+    *(_archived(column) for column in work_items.c),
+    Column("archived_at", UTCDateTime, nullable=False),
+    Index("ix_work_items_archive_parent_id", "parent_id"),
+    Index("ix_work_items_archive_path", "path", unique=True),
+    Index("ix_work_items_archive_updated", "updated_at", "id"),
+)
+
+# Background tasks that must run at most once per period across every server process.
+maintenance_runs = Table(
+    "maintenance_runs",
+    metadata,
+    Column("task", String(40), primary_key=True),
+    Column("last_run_at", UTCDateTime, nullable=False),
+    Column("last_result", JsonDoc, nullable=True),
+)
+
+# One row per legacy status file imported, by content: a second import of it is refused.
+legacy_imports = Table(
+    "legacy_imports",
+    metadata,
+    Column("source_sha256", String(64), primary_key=True),
+    Column("source_path", Text, nullable=False),
+    Column("imported_at", UTCDateTime, nullable=False),
+    Column("imported_by", String(100), nullable=False),
+    Column("result", JsonDoc, nullable=False),
 )

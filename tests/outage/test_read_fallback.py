@@ -208,3 +208,4 @@ async def test_f4_a_blackholed_primary_is_given_up_on_within_the_timeouts(
         detected = time.monotonic() - started
         assert found["data_source"] == "sqlite_cache"
         print(f"\nF4 blackhole detected and answered from the cache in {detected:.2f} s")
+        outage.proxy.set_mode("down")  # lets the server's shutdown close what it holds

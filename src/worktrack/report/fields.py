@@ -108,7 +108,7 @@ def vendor_detail(found: ParsedVendor, text: str) -> ParsedVendor:
         end = closing_bracket(text)
         if end < 0:
             raise Bad("a format list without its closing ']'")
-        found = replace(found, formats=formats(text[1:end]))
+        found = replace(found, formats=formats(text[1:end]), formats_listed=True)
         text = text[end + 1 :]
         if text.startswith(" v"):
             found, text = replace(found, extractor_version=unescape(text[2:])), ""

@@ -22,6 +22,7 @@ class ParsedVendor:
     skipped: int | None = None
     formats: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(STANDARD_FLAGS, False))
     extractor_version: str | None = None
+    formats_listed: bool = False  # False: no "[...]" list, so ``formats`` is only the default
 
 
 @dataclass(frozen=True, slots=True)

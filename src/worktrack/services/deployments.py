@@ -15,6 +15,7 @@ from worktrack.errors import NotFoundError, ValidationError
 from worktrack.models.deployments import Deployment, DeploymentPage, checked_metadata
 from worktrack.services.app import App, reads, writes
 from worktrack.services.common import decode_cursor, encode_cursor
+from worktrack.services.work_items import load_any
 from worktrack.store import deployments as store
 from worktrack.store.sql import resolve_all, resolve_id
 from worktrack.tables import deployments as deployments_table
@@ -117,9 +118,8 @@ async def _filter(
     if vendor_name and vendor_id is None:
         raise NotFoundError("vendor", name=vendor_name)
     if work_item_id:
-        [work_item_id] = await resolve_all(
-            conn, [work_item_id], kind="work_item", table=work_items_table, field="work_item_id"
-        )
+        # archived items keep their links, so they are found too
+        work_item_id = (await load_any(conn, work_item_id, field="work_item_id")).id
     return store.ListFilter(since, until, vendor_id, work_item_id)
 
 

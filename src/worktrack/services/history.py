@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from worktrack.models.history import Change, History
 from worktrack.services import configuration, enhancements, vendors
 from worktrack.services.app import App, reads
-from worktrack.services.work_items import load as load_work_item
+from worktrack.services.work_items import load_any as load_work_item
 from worktrack.store import history as store
 
 Resolver = Callable[[AsyncConnection, str], Awaitable[str]]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Literal
 from uuid import uuid4
@@ -25,12 +25,14 @@ from worktrack.services import subtree
 from worktrack.services.app import App, reads, writes
 from worktrack.services.common import created, decode_cursor, diff, encode_cursor
 from worktrack.services.common import version_conflict as _conflict
+from worktrack.store import archive as archive_store
 from worktrack.store import dependencies as dependency_store
 from worktrack.store import history
 from worktrack.store import work_items as store
 from worktrack.store.history import change_row
 from worktrack.store.sql import resolve_id
 from worktrack.tables import work_items as work_items_table
+from worktrack.tables import work_items_archive
 from worktrack.text import like_contains, search_text
 
 ENTITY = "work_item"
@@ -51,9 +53,25 @@ TRACKED = (
 SUMMARY_FIELDS = tuple(WorkItemSummary.model_fields)
 
 
+async def _resolve(conn: AsyncConnection, ref: str, field: str = "id") -> str:
+    return await resolve_id(conn, ref, ENTITY, work_items_table, work_items_archive, field=field)
+
+
 async def load(conn: AsyncConnection, ref: str, *, lock: bool = False) -> WorkItem:
-    item_id = await resolve_id(conn, ref, ENTITY, work_items_table)
+    """An active work item, to change or build on; an archived one is read-only."""
+    item_id = await _resolve(conn, ref)
     found = await store.fetch(conn, item_id, lock=lock)
+    if found is None:
+        if await archive_store.fetch(conn, item_id) is not None:
+            raise ValidationError("id", f"work item {item_id} is archived, so it is read-only")
+        raise NotFoundError(ENTITY, id=item_id)
+    return found
+
+
+async def load_any(conn: AsyncConnection, ref: str, field: str = "id") -> WorkItem:
+    """An active or archived work item (``archived_at`` set), to read."""
+    item_id = await _resolve(conn, ref, field)
+    found = await store.fetch(conn, item_id) or await archive_store.fetch(conn, item_id)
     if found is None:
         raise NotFoundError(ENTITY, id=item_id)
     return found
@@ -77,6 +95,60 @@ def _check_depth(path: str, deepest_below: int = 0) -> None:
         )
 
 
+@dataclass(frozen=True)
+class NewItem:
+    """A work item about to be stored: its row and its first history entry."""
+
+    row: dict[str, Any]
+    log: dict[str, Any]
+
+
+def new_item(
+    *,
+    item_id: str,
+    parent_path: str | None,
+    item_type: str,
+    title: str,
+    status: str = "active",
+    priority: int = 2,
+    metadata: dict[str, Any] | None = None,
+    branch_name: str | None = None,
+    commit_hash: str | None = None,
+    pr_number: int | None = None,
+    now: datetime,
+    actor: str,
+) -> NewItem:
+    """The rules of a new item, without I/O: its place below a live parent (given by path),
+    the depth limit, metadata checked by type. The legacy import stores many at once."""
+    path = child_path(parent_path, item_id)
+    _check_depth(path)
+    stored_metadata = checked_metadata(item_type, metadata or {})
+    fields = {
+        "item_type": item_type,
+        "title": title,
+        "status": status,
+        "priority": priority,
+        "parent_id": ancestor_ids(path)[-1] if parent_path else None,
+        "path": path,
+        "depth": depth_of(path),
+        "branch_name": branch_name or None,
+        "commit_hash": commit_hash or None,
+        "pr_number": pr_number,
+        "metadata": stored_metadata,
+    }
+    row = {
+        **fields,
+        "id": item_id,
+        "version": 1,
+        "search_text": search_text(title, stored_metadata),
+        "created_at": now,
+        "updated_at": now,
+        "created_by": actor,
+        "updated_by": actor,
+    }
+    return NewItem(row, change_row(ENTITY, item_id, 1, now, actor, created(fields)))
+
+
 @writes("create_work_item", WorkItem, entity=ENTITY, keep=("id",))
 async def create_work_item(
     app: App,
@@ -96,38 +168,22 @@ async def create_work_item(
     id: str | None = None,
 ) -> WorkItem:
     parent = await live_parent(conn, parent_id) if parent_id else None
-    item_id = id or str(uuid4())
-    path = child_path(parent.path if parent else None, item_id)
-    _check_depth(path)
-    stored_metadata = checked_metadata(item_type, metadata or {})
-    now, actor = app.clock(), app.who(created_by)
-    fields = {
-        "item_type": item_type,
-        "title": title,
-        "status": status,
-        "priority": priority,
-        "parent_id": parent.id if parent else None,
-        "path": path,
-        "depth": depth_of(path),
-        "branch_name": branch_name or None,
-        "commit_hash": commit_hash or None,
-        "pr_number": pr_number,
-        "metadata": stored_metadata,
-    }
-    item = await store.insert_one(
-        conn,
-        {
-            **fields,
-            "id": item_id,
-            "version": 1,
-            "search_text": search_text(title, stored_metadata),
-            "created_at": now,
-            "updated_at": now,
-            "created_by": actor,
-            "updated_by": actor,
-        },
+    made = new_item(
+        item_id=id or str(uuid4()),
+        parent_path=parent.path if parent else None,
+        item_type=item_type,
+        title=title,
+        status=status,
+        priority=priority,
+        metadata=metadata,
+        branch_name=branch_name,
+        commit_hash=commit_hash,
+        pr_number=pr_number,
+        now=app.clock(),
+        actor=app.who(created_by),
     )
-    await history.append(conn, [change_row(ENTITY, item_id, 1, now, actor, created(fields))])
+    item = await store.insert_one(conn, made.row)
+    await history.append(conn, [made.log])
     return item
 
 
@@ -239,9 +295,17 @@ async def query_work_item(
     include_children: bool = True,
     include_dependencies: bool = True,
 ) -> WorkItemDetail:
-    item = await load(conn, id)
-    ancestors = sorted(await store.fetch_many(conn, ancestor_ids(item.path)), key=lambda a: a.depth)
-    below = await store.descendants(conn, item.path, include_deleted=False)
+    item = await load_any(conn, id)
+    above = ancestor_ids(item.path)
+    if item.archived_at is None:
+        # Children move to the archive before their parents, so an active item's ancestors
+        # are all active, and its children shown are the active ones.
+        found = await store.fetch_many(conn, above)
+        below = await store.descendants(conn, item.path, include_deleted=False)
+    else:
+        found = await store.fetch_many(conn, above) + await archive_store.fetch_many(conn, above)
+        below = await archive_store.descendants(conn, item.path)
+    ancestors = sorted(found, key=lambda a: a.depth)
     links = await dependency_store.of_item(conn, item.id) if include_dependencies else []
     return WorkItemDetail.model_validate(
         {
@@ -287,17 +351,19 @@ async def list_work_items(
     root_only: bool = False,
     text: str | None = None,
     include_deleted: bool = False,
+    archived: bool = False,
     detail: Literal["summary", "full"] = "summary",
     limit: int = 50,
     cursor: str | None = None,
 ) -> WorkItemPage:
-    parent = await resolve_id(conn, parent_id, ENTITY, work_items_table) if parent_id else None
+    parent = await _resolve(conn, parent_id) if parent_id else None
     where = store.ListFilter(
         item_type, status, parent, root_only, like_contains(text) if text else None, include_deleted
     )
-    scope = asdict(where)
+    scope = asdict(where) | ({"archived": True} if archived else {})
     after = _position(decode_cursor(cursor, scope)) if cursor else None
-    rows, total = await store.list_page(conn, where, limit + 1, after)
+    page_of = archive_store.list_page if archived else store.list_page
+    rows, total = await page_of(conn, where, limit + 1, after)
     page = rows[:limit]
     more = len(rows) > limit
     items: list[WorkItemRecord | WorkItemSummary] = (

@@ -7,20 +7,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, insert, select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, Table, func, insert, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.models.deployments import AffectedVendor, Deployment, RelatedWorkItem
 from worktrack.store import tap
 from worktrack.store.vendors import name_key
-from worktrack.tables import deployment_vendors, deployment_work_items, deployments, vendors
+from worktrack.tables import (
+    deployment_vendors,
+    deployment_work_items,
+    deployments,
+    vendors,
+    work_items_archive,
+)
 from worktrack.tables import work_items as work_items_table
 
 _d = deployments.c
 _dv = deployment_vendors.c
 _dw = deployment_work_items.c
 _v = vendors.c
-_w = work_items_table.c
 
 
 async def vendor_named(conn: AsyncConnection, name: str) -> str | None:
@@ -48,6 +53,11 @@ async def fetch(conn: AsyncConnection, deployment_id: str) -> Deployment | None:
     rows = (await conn.execute(select(deployments).where(_d.id == deployment_id))).all()
     found = await _with_links(conn, rows)
     return found[0] if found else None
+
+
+async def fetch_many(conn: AsyncConnection, ids: Sequence[str]) -> list[Deployment]:
+    rows = (await conn.execute(select(deployments).where(_d.id.in_(ids)))).all() if ids else []
+    return await _with_links(conn, rows)
 
 
 @dataclass(frozen=True)
@@ -136,13 +146,21 @@ async def _vendors_of(conn: AsyncConnection, ids: list[str]) -> dict[str, list[A
     return found
 
 
-async def _work_items_of(conn: AsyncConnection, ids: list[str]) -> dict[str, list[RelatedWorkItem]]:
-    query = (
-        select(_dw.deployment_id, _w.id, _w.item_type, _w.title, _w.status)
-        .join(work_items_table, _w.id == _dw.work_item_id)
+def _linked_in(table: Table, ids: list[str]) -> Select[Any]:
+    c = table.c
+    return (
+        select(_dw.deployment_id, c.id, c.item_type, c.title, c.status, c.created_at)
+        .join(table, c.id == _dw.work_item_id)
         .where(_dw.deployment_id.in_(ids))
-        .order_by(_w.created_at, _w.id)
     )
+
+
+async def _work_items_of(conn: AsyncConnection, ids: list[str]) -> dict[str, list[RelatedWorkItem]]:
+    # A linked item may since have moved to the archive; the link still names it.
+    linked = union_all(
+        _linked_in(work_items_table, ids), _linked_in(work_items_archive, ids)
+    ).subquery()
+    query = select(linked).order_by(linked.c.created_at, linked.c.id)
     found: dict[str, list[RelatedWorkItem]] = {}
     for row in await conn.execute(query):
         item = RelatedWorkItem(

@@ -36,6 +36,11 @@ async def fetch(conn: AsyncConnection, enhancement_id: str) -> Enhancement | Non
     return found[0] if found else None
 
 
+async def fetch_many(conn: AsyncConnection, ids: Sequence[str]) -> list[Enhancement]:
+    rows = (await conn.execute(select(enhancements).where(_e.id.in_(ids)))).all() if ids else []
+    return await _with_dependencies(conn, rows)
+
+
 async def insert_one(conn: AsyncConnection, values: dict[str, Any]) -> None:
     await conn.execute(insert(enhancements).values(**values))
     tap.wrote(enhancements, values["id"])

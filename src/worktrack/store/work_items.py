@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Table,
     and_,
     exists,
     func,
@@ -64,6 +65,12 @@ async def fetch_many(conn: AsyncConnection, ids: Iterable[str]) -> list[WorkItem
 async def insert_one(conn: AsyncConnection, values: dict[str, Any]) -> WorkItem:
     row = (await conn.execute(insert(work_items).values(**values).returning(*RECORD_COLUMNS))).one()
     return _record(row, written=True)
+
+
+async def insert_many(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert new items in one statement (parents before their children in ``rows``)."""
+    if rows:
+        await conn.execute(insert(work_items), list(rows))
 
 
 async def update_if_version(
@@ -147,20 +154,22 @@ class ListFilter:
     text_pattern: str | None = None
     include_deleted: bool = False
 
-    def conditions(self) -> list[ColumnElement[bool]]:
+    def conditions(self, table: Table = work_items) -> list[ColumnElement[bool]]:
+        """The filter on ``table``: the active table, or the archive of the same columns."""
+        column = table.c
         found: list[ColumnElement[bool]] = []
         if self.item_type:
-            found.append(_w.item_type == self.item_type)
+            found.append(column.item_type == self.item_type)
         if self.status:
-            found.append(_w.status == self.status)
+            found.append(column.status == self.status)
         if self.parent_id:
-            found.append(_w.parent_id == self.parent_id)
+            found.append(column.parent_id == self.parent_id)
         if self.root_only:
-            found.append(_w.parent_id.is_(None))
+            found.append(column.parent_id.is_(None))
         if self.text_pattern:
-            found.append(_w.search_text.like(self.text_pattern, escape="\\"))
+            found.append(column.search_text.like(self.text_pattern, escape="\\"))
         if not self.include_deleted:
-            found.append(_w.deleted_at.is_(None))
+            found.append(column.deleted_at.is_(None))
         return found
 
 

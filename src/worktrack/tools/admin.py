@@ -1,4 +1,5 @@
-"""Admin tools: system health and the sync conflicts of replayed outage writes."""
+"""Administration tools: archiving, system health, and the sync conflicts of writes
+replayed after an outage. Parse arguments, call one service, return its model."""
 
 from __future__ import annotations
 
@@ -7,12 +8,28 @@ from typing import Annotated
 from fastmcp import Context
 from pydantic import Field
 
+from worktrack.models.admin import ArchiveResult
 from worktrack.models.common import Actor, IdRef, RequestId
 from worktrack.models.sync import Resolution, Resolved, SyncConflicts, SystemHealth
-from worktrack.services import sync
+from worktrack.services import archive, sync
 from worktrack.tools.common import Toolset, app_of
 
 tools = Toolset("admin")
+
+
+@tools.write(idempotent=True)
+async def archive_work_items(
+    ctx: Context,
+    older_than_days: Annotated[
+        int, Field(ge=0, le=36_500, description="not updated for this many days")
+    ] = 365,
+    dry_run: Annotated[bool, Field(description="only report what would move")] = False,
+    request_id: RequestId | None = None,
+) -> ArchiveResult:
+    """Move completed or deleted work items nobody touched for a while to the archive."""
+    return await archive.archive_work_items(
+        app_of(ctx), older_than_days=older_than_days, dry_run=dry_run, request_id=request_id
+    )
 
 
 @tools.read

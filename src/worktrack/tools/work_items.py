@@ -158,6 +158,7 @@ async def list_work_items(
     ]
     | None = None,
     include_deleted: bool = False,
+    archived: Annotated[bool, Field(description="list the archive instead")] = False,
     detail: Literal["summary", "full"] = "summary",
     limit: Limit = 50,
     cursor: Cursor | None = None,
@@ -171,6 +172,7 @@ async def list_work_items(
         root_only=root_only,
         text=text,
         include_deleted=include_deleted,
+        archived=archived,
         detail=detail,
         limit=limit,
         cursor=cursor,

@@ -1,0 +1,135 @@
+"""Archiving: finished work items leave the active table for ``work_items_archive``, whole.
+
+An item moves when it is completed or deleted, has not been updated for ``older_than_days``
+and nothing below it has to stay; so a parent never moves before its children. One read
+finds them all, deepest first; they then move in batches, each its own short transaction
+(so other writers get in between) that checks its items again before moving them.
+Links (dependencies, deployments) stay as they are: they name items by id, wherever they live.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from worktrack.errors import ValidationError
+from worktrack.models.admin import ArchiveResult
+from worktrack.models.common import stamp
+from worktrack.services.app import App
+from worktrack.store import archive as store
+from worktrack.store import idempotency
+
+BATCH_SIZE = 500
+DEFAULT_DAYS = 365
+TOOL = "archive_work_items"
+
+
+async def archive_work_items(
+    app: App,
+    *,
+    older_than_days: int = DEFAULT_DAYS,
+    dry_run: bool = False,
+    request_id: str | None = None,
+) -> ArchiveResult:
+    if older_than_days < 0:
+        raise ValidationError("older_than_days", "must be 0 or more")
+    key = None if request_id is None else _Key(request_id, older_than_days, dry_run)
+    if key is not None and (earlier := await _earlier(app, key)):
+        return _stamped(app, earlier)
+    now = app.clock()
+    cutoff = now - timedelta(days=older_than_days)
+    found = await app.db.run(lambda conn: store.movable_ids(conn, cutoff))
+    try:
+        if dry_run:
+            result = await _report(app, found, key)
+        else:
+            result = await _move_all(app, found, cutoff, now, key)
+    except _TwinFirst:
+        twin = await _earlier(app, key) if key is not None else None
+        assert twin is not None, "a twin call kept its result"
+        result = twin
+    return _stamped(app, result)
+
+
+def _stamped(app: App, result: ArchiveResult) -> ArchiveResult:
+    return stamp(result, app.db.source).model_copy(update={"queued": False})
+
+
+async def _report(app: App, found: list[str], key: _Key | None) -> ArchiveResult:
+    result = ArchiveResult(archived_count=len(found), ids=found)
+    if key is not None:
+        await app.db.run(partial(_keep, app, key, result), write=True)
+    return result
+
+
+async def _move_all(
+    app: App, found: list[str], cutoff: datetime, now: datetime, key: _Key | None
+) -> ArchiveResult:
+    """Batch after batch; the last one also keeps the result for the request_id."""
+    batches = [found[n : n + BATCH_SIZE] for n in range(0, len(found), BATCH_SIZE)] or [[]]
+    moved: list[str] = []
+    for batch in batches[:-1]:
+        moved += await app.db.run(partial(move_batch, batch, cutoff, now), write=True)
+
+    async def last(conn: AsyncConnection) -> ArchiveResult:
+        ids = moved + await move_batch(batches[-1], cutoff, now, conn)
+        result = ArchiveResult(archived_count=len(ids), ids=ids)
+        if key is not None:
+            await _keep(app, key, result, conn)
+        return result
+
+    return await app.db.run(last, write=True)
+
+
+# request_id, as on every write. A run spans several transactions, so its result is kept in
+# the last one, with the last moves: a retry returns what the first call moved.
+@dataclass(frozen=True)
+class _Key:
+    request_id: str
+    older_than_days: int
+    dry_run: bool
+
+    @property
+    def fingerprint(self) -> str:
+        args = {"older_than_days": self.older_than_days, "dry_run": self.dry_run}
+        return hashlib.sha256(json.dumps([TOOL, args]).encode()).hexdigest()
+
+
+class _TwinFirst(Exception):
+    """Another call with the same request_id kept its result first."""
+
+
+async def _earlier(app: App, key: _Key) -> ArchiveResult | None:
+    found = await app.db.run(lambda conn: idempotency.find(conn, key.request_id))
+    if found is None:
+        return None
+    if (found.tool, found.fingerprint) != (TOOL, key.fingerprint):
+        raise ValidationError(
+            "request_id", f"already used for a different call ({found.tool}); use a new request_id"
+        )
+    return ArchiveResult.model_validate(found.result)
+
+
+async def _keep(app: App, key: _Key, result: ArchiveResult, conn: AsyncConnection) -> None:
+    body = result.model_dump(mode="json")
+    saved = await idempotency.save(conn, key.request_id, TOOL, key.fingerprint, body, app.clock())
+    if not saved:
+        raise _TwinFirst
+
+
+async def move_batch(
+    batch: list[str], cutoff: datetime, now: datetime, conn: AsyncConnection
+) -> list[str]:
+    """Move what of ``batch`` may still move: the list was read before this transaction,
+    and an item changed since (or given an active child) stays."""
+    if not batch:
+        return []
+    still = await store.movable_ids(conn, cutoff, among=batch)
+    if still:
+        await store.move(conn, still, now)
+    return still
