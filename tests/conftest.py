@@ -23,6 +23,7 @@ import asyncpg
 import pytest
 from alembic import command
 from fastmcp import Client
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.engine import make_url
 
 from worktrack.migrations import alembic_config
@@ -30,6 +31,12 @@ from worktrack.server import create_server, open_app
 from worktrack.services.app import App
 from worktrack.settings import Settings
 from worktrack.tables import metadata
+
+# Property-based tests: "ci" keeps example counts bounded; HYPOTHESIS_PROFILE=soak runs
+# twenty times as many (the fuzz tests size themselves from max_examples).
+hypothesis_settings.register_profile("ci", max_examples=100, deadline=None)
+hypothesis_settings.register_profile("soak", max_examples=2000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ADMIN_URL = os.environ.get(
     "WORKTRACK_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

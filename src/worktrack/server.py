@@ -13,6 +13,7 @@ from fastmcp.tools import Tool
 
 from worktrack import migrations, resources
 from worktrack.db import Database, create_engine, source_of
+from worktrack.limits import ArgumentLimits
 from worktrack.mcp_errors import ErrorMapping, mapped
 from worktrack.schemas import compact_input, compact_output
 from worktrack.services.app import App, utcnow
@@ -77,7 +78,7 @@ def create_server(
         mask_error_details=True,
         strict_input_validation=True,
         on_duplicate="error",
-        middleware=[ErrorMapping()],
+        middleware=[ErrorMapping(), ArgumentLimits()],
     )
     for toolset, spec, tool in _built_tools():
         if toolset in settings.toolsets and (spec.read_only or not settings.read_only):
