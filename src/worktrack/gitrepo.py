@@ -2,6 +2,11 @@
 
 GitPython keeps file handles and subprocesses per ``Repo``; each read opens the repository,
 reads, and closes it, so a long-running server leaks nothing.
+
+Values that reach a git command line come from callers, so ``git_argument`` refuses any
+that git could take for an option (a leading ``-``, as in ``--output=/tmp/x``) or that
+could split the command (NUL, newline); ``resolve_commit`` also ends the options with
+``--end-of-options`` before the value.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import git
+
+from worktrack.errors import ValidationError
 
 
 @dataclass(frozen=True)
@@ -58,3 +65,34 @@ def _read_head(repo: Path) -> str | None:
 async def head_commit(repo: Path) -> str | None:
     """The HEAD commit now, or None outside a repository (cheaper than ``state``)."""
     return await asyncio.to_thread(_read_head, repo)
+
+
+def git_argument(value: str, field: str) -> str:
+    """``value`` if it is safe as one git argument, else a ValidationError on ``field``."""
+    if not value or value.startswith("-"):
+        raise ValidationError(
+            field, "must not be empty or start with '-' (git would read an option)"
+        )
+    if any(char in value for char in "\x00\n\r"):
+        raise ValidationError(field, "must not contain NUL or line breaks")
+    return value
+
+
+def _resolve_commit(repo: Path, ref: str) -> str | None:
+    opened = _open(repo)
+    if opened is None:
+        return None
+    try:
+        found: str = opened.git.rev_parse(
+            "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"
+        )
+        return found.strip() or None
+    except git.GitCommandError:
+        return None
+    finally:
+        opened.close()
+
+
+async def resolve_commit(repo: Path, ref: str, field: str = "commit_hash") -> str | None:
+    """The full hash ``ref`` (a short hash, branch or tag) names in ``repo``, or None."""
+    return await asyncio.to_thread(_resolve_commit, repo, git_argument(ref, field))

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from worktrack import paths
 from worktrack.errors import ValidationError
 from worktrack.models.reports import ReportCounts, StatusReport
 from worktrack.report import files, readmodel, render
@@ -43,6 +44,6 @@ async def generate_status_report(
     report = await _report(app, since=parse_since(since))
     if not write_file:
         return report
-    path = app.settings.status_path
+    path = paths.status_file(app.settings)
     await asyncio.to_thread(files.write_atomically, path, report.markdown)
     return report.model_copy(update={"path": str(path)})
