@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shlex
+import shutil
+import subprocess
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -41,7 +45,7 @@ def serve(
     """Run the MCP server over stdio (what Claude Code, Claude Desktop and Cursor spawn),
     or over streamable HTTP with --http (a bearer token from WORKTRACK_HTTP_TOKEN)."""
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
-    from worktrack.clients import connection_help, executable
+    from worktrack.clients import connection_help, executable, server_env
     from worktrack.migrations import SchemaError
     from worktrack.server import create_server
 
@@ -51,7 +55,7 @@ def serve(
             _serve_http(settings, host, port, no_auth)
             return
         if sys.stdin.isatty():
-            typer.echo(connection_help(executable(), settings.repo.resolve()), err=True)
+            typer.echo(connection_help(executable(), server_env(settings).values), err=True)
         create_server(settings).run(show_banner=False)
     except SchemaError as error:
         typer.echo(f"worktrack: {error.message}", err=True)
@@ -78,6 +82,114 @@ def _serve_http(settings: Settings, host: str, port: int, no_auth: bool) -> None
 async def _dispose(opening: Awaitable[App]) -> None:
     app = await opening
     await app.db.dispose()
+
+
+class McpClient(StrEnum):
+    claude_code = "claude-code"
+    claude_desktop = "claude-desktop"
+    cursor = "cursor"
+
+
+class ClaudeScope(StrEnum):
+    local = "local"
+    project = "project"
+    user = "user"
+
+
+CLIENT_NAMES = {
+    "claude-code": "Claude Code",
+    "claude-desktop": "Claude Desktop",
+    "cursor": "Cursor",
+}
+
+
+@app.command()
+def install(
+    client: Annotated[McpClient, typer.Argument(help="the MCP client")],
+    print_only: Annotated[
+        bool, typer.Option("--print", help="print the configuration instead of writing it")
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="the configuration file to merge into (default: the client's own)"),
+    ] = None,
+    user_wide: Annotated[
+        bool,
+        typer.Option("--global", help="cursor: ~/.cursor/mcp.json, not <repo>/.cursor/mcp.json"),
+    ] = False,
+    scope: Annotated[ClaudeScope, typer.Option(help="claude-code: where claude keeps it")] = (
+        ClaudeScope.local
+    ),
+) -> None:
+    """Add worktrack to Claude Code, Claude Desktop or Cursor (or print what to add)."""
+    from worktrack import clients
+    from worktrack.errors import UnavailableError
+
+    settings = _settings()
+    env = clients.server_env(settings)
+    for note in env.notes:
+        typer.echo(f"worktrack: note: {note}", err=True)
+    command = clients.executable()
+    if client is McpClient.claude_code:
+        argv = clients.claude_code_argv(command, env.values, scope.value)
+        _install_claude_code(argv, print_only)
+        return
+    if config is not None:
+        path = config
+    elif client is McpClient.claude_desktop:
+        path = clients.claude_desktop_config()
+    else:
+        path = clients.cursor_config(settings.repo.resolve(), user_wide=user_wide)
+    if print_only:
+        typer.echo(clients.json_config(command, env.values))
+        typer.echo(f"worktrack: merge this into {path}", err=True)
+        return
+    try:
+        kept = clients.write_entry(path, clients.server_entry(command, env.values))
+    except (clients.InstallError, UnavailableError) as error:
+        typer.echo(f"worktrack: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"worktrack: added the worktrack server to {path} ({kept} other servers kept); "
+        f"restart {CLIENT_NAMES[client.value]} to load it",
+        err=True,
+    )
+
+
+def _install_claude_code(argv: list[str], print_only: bool) -> None:
+    found = shutil.which("claude")
+    if print_only or found is None:
+        if found is None and not print_only:
+            typer.echo("worktrack: `claude` is not on PATH; run this to add worktrack:", err=True)
+        typer.echo(shlex.join(argv))
+        return
+    done = subprocess.run([found, *argv[1:]], check=False)
+    raise typer.Exit(done.returncode)
+
+
+@app.command()
+def doctor() -> None:
+    """Check the configuration, database, schema, repository and status file; say what to
+    fix. Exits 1 when something would stop worktrack from working."""
+    import pydantic
+
+    from worktrack import doctor as checks
+
+    try:
+        settings = _settings()
+    except pydantic.ValidationError as error:
+        for problem in error.errors(include_url=False):
+            variable = f"WORKTRACK_{str(problem['loc'][0]).upper()}" if problem["loc"] else ""
+            typer.echo(f"fail  configuration  {variable}: {problem['msg']}")
+        typer.echo("      fix: correct the variable named above (environment or .env)")
+        raise typer.Exit(1) from None
+    results = asyncio.run(checks.run(settings))
+    for check in results:
+        typer.echo(f"{check.verdict:<5} {check.name:<13} {check.detail}")
+        if check.fix:
+            typer.echo(f"{'':<5} {'':<13} fix: {check.fix}")
+    if any(check.verdict == "fail" for check in results):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -35,12 +35,11 @@ from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from worktrack.settings import Settings
+from worktrack.settings import MIN_HTTP_TOKEN_LENGTH, Settings
 
 PATH = "/mcp"
 MAX_BODY_BYTES = 4 * 1_048_576  # above the 1 MiB argument limit, so that one answers first
 BURST_SECONDS = 5
-MIN_TOKEN_LENGTH = 32
 LOOPBACK_NAMES = ("127.0.0.1", "::1", "localhost")
 
 
@@ -77,8 +76,8 @@ def check_bind(host: str, token: SecretStr | None, no_auth: bool) -> list[str]:
             "print(secrets.token_urlsafe(32))'`)"
             + (" or pass --no-auth" if is_loopback(host) else "")
         )
-    if len(token.get_secret_value()) < MIN_TOKEN_LENGTH:
-        short = f"WORKTRACK_HTTP_TOKEN is shorter than {MIN_TOKEN_LENGTH} characters"
+    if len(token.get_secret_value()) < MIN_HTTP_TOKEN_LENGTH:
+        short = f"WORKTRACK_HTTP_TOKEN is shorter than {MIN_HTTP_TOKEN_LENGTH} characters"
         return [f"{short}; use a long random one"]
     return []
 

@@ -12,6 +12,7 @@ Toolset = Literal[
     "work_items", "vendors", "deployments", "configuration", "enhancements", "reports", "admin"
 ]
 TOOLSETS: tuple[Toolset, ...] = get_args(Toolset)
+MIN_HTTP_TOKEN_LENGTH = 32  # shorter tokens work, with a warning
 
 
 class Settings(BaseSettings):

@@ -64,12 +64,12 @@ def update(
             return text
     except Timeout:
         raise UnavailableError(
-            f"the status file {path} stayed locked by another writer",
+            f"{path} stayed locked by another writer",
             layers={"markdown_file": "lock timeout"},
         ) from None
     except OSError as error:
         raise UnavailableError(
-            f"cannot write the status file {path}: {error.strerror or error}",
+            f"cannot write {path}: {error.strerror or error}",
             layers={"markdown_file": str(error)},
         ) from error
 
