@@ -44,7 +44,15 @@ SQL = [
     "Robert'); DELETE FROM vendors;--",
 ]
 SHELL = ["--output=/tmp/pwned", "-rf /", "$(touch /tmp/pwned)", "`id`", "a\nb\tc"]
-CONTROL = ["\x00", "nul\x00inside", "\x07bell", "\x1b[31mred", "cr\r"]
+CONTROL = [
+    "\x00",
+    "nul\x00inside",
+    "\x07bell",
+    "\x1b[31mred",
+    "cr\r",
+    "lone\ud800surrogate",
+    "\udfff",
+]
 
 
 def nested(depth: int, kind: str = "list") -> Any:

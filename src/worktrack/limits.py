@@ -1,9 +1,9 @@
 """Size limits on tool arguments, checked once for every tool before any of them runs.
 
-A call whose arguments are larger than ``MAX_ARGUMENT_BYTES`` as JSON, or nested deeper than
-``MAX_ARGUMENT_DEPTH``, is a ``ValidationError`` on ``arguments``: rejected whole, never
-truncated. Per-field limits (lengths, list sizes, ``limit`` maxima) are in each tool's
-schema and rejected the same way.
+A call whose arguments are larger than ``MAX_ARGUMENT_BYTES`` as JSON, nested deeper than
+``MAX_ARGUMENT_DEPTH`` or holding a lone surrogate (text no encoding can store) is a
+``ValidationError`` on ``arguments``: rejected whole, never truncated. Per-field limits
+(lengths, list sizes, ``limit`` maxima) are in each tool's schema and rejected the same way.
 """
 
 from __future__ import annotations
@@ -47,7 +47,12 @@ def check_arguments(arguments: dict[str, Any] | None) -> None:
         return
     if nesting_depth(arguments, MAX_ARGUMENT_DEPTH) > MAX_ARGUMENT_DEPTH:
         raise ValidationError("arguments", f"nested deeper than {MAX_ARGUMENT_DEPTH} levels")
-    size = len(json.dumps(arguments, ensure_ascii=False, default=str).encode())
+    try:
+        size = len(json.dumps(arguments, ensure_ascii=False, default=str).encode())
+    except UnicodeEncodeError as error:  # a lone surrogate: no database can store it
+        raise ValidationError(
+            "arguments", f"holds {error.object[error.start]!r}, a lone surrogate, not Unicode text"
+        ) from None
     if size > MAX_ARGUMENT_BYTES:
         raise ValidationError(
             "arguments", f"{size} bytes as JSON; at most {MAX_ARGUMENT_BYTES} (1 MiB) per call"

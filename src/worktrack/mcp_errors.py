@@ -17,13 +17,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
 
 import pydantic
-from fastmcp.exceptions import ToolError
+from fastmcp.exceptions import DisabledError, ToolError
+from fastmcp.exceptions import NotFoundError as UnknownComponent
 from fastmcp.exceptions import ValidationError as ArgumentError
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools import ToolResult
 from mcp.types import CallToolRequestParams
 
-from worktrack.errors import ValidationError, WorktrackError
+from worktrack.errors import NotFoundError, ValidationError, WorktrackError
 from worktrack.models.common import to_validation_error
 from worktrack.text import reveal_json
 
@@ -69,6 +70,9 @@ class ErrorMapping(Middleware):
             return await call_next(context)
         except ArgumentError as error:
             raise _tool_error(_argument_error(error).payload()) from None
+        except (UnknownComponent, DisabledError):  # no such tool (or hidden by settings)
+            unknown = NotFoundError("tool", name=context.message.name)
+            raise _tool_error(unknown.payload()) from None
         except WorktrackError as error:
             raise _tool_error(error.payload()) from None
         except ToolError as error:
