@@ -7,6 +7,7 @@ start as, size and rate limits, and that the token never reaches a log.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,9 @@ from typing import Any
 import httpx2
 import pytest
 from fastmcp import Client
+from sqlalchemy.engine import make_url
+
+from conftest import ADMIN_URL, _admin
 
 WORKTRACK = str(Path(sys.executable).with_name("worktrack"))
 TOKEN = "wt-test-token-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -97,6 +102,14 @@ class Server:
 
     def post(self, headers: dict[str, str], body: Any = LIST_TOOLS) -> httpx2.Response:
         return httpx2.post(self.url, headers={**ACCEPT, **headers}, json=body, timeout=30)
+
+
+@pytest.fixture
+def empty_pg() -> Iterator[str]:
+    name = f"worktrack_http_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="module")
@@ -276,6 +289,26 @@ def test_unsafe_binds_refuse_to_start(
     assert done.returncode == 2
     assert says in done.stderr and done.stdout == ""
     assert "Uvicorn running" not in done.stderr
+
+
+@pytest.mark.postgres
+def test_an_unmigrated_database_is_a_clear_refusal(tmp_path: Path, empty_pg: str) -> None:
+    done = Server(tmp_path, ["--no-auth"], {"WORKTRACK_DATABASE_URL": empty_pg}).run_to_exit()
+    assert done.returncode == 2 and "alembic upgrade head" in done.stderr
+    assert "Uvicorn running" not in done.stderr and done.stdout == ""
+
+
+def test_http_options_without_http_are_refused(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [WORKTRACK, "serve", "--no-auth"],
+        env=Server(tmp_path, [], {}).env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2 and "go with --http" in done.stderr and done.stdout == ""
 
 
 def test_non_loopback_bind_with_a_token_still_requires_it(tmp_path: Path) -> None:

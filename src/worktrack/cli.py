@@ -49,6 +49,9 @@ def serve(
     from worktrack.migrations import SchemaError
     from worktrack.server import create_server
 
+    if not http and (no_auth or (host, port) != ("127.0.0.1", 8765)):
+        typer.echo("worktrack: --host, --port and --no-auth go with --http", err=True)
+        raise typer.Exit(2)
     settings = _settings()
     try:
         if http:
