@@ -136,16 +136,16 @@ def _client_address(context: MiddlewareContext[Any]) -> str:
 
 def http_app(mcp: FastMCP, settings: Settings, host: str, *, no_auth: bool) -> ASGIApp:
     """The ASGI app: Host check, then FastMCP's Origin guard, auth, limits and MCP."""
+    check_bind(host, settings.http_token, no_auth)
     if not no_auth and settings.http_token is not None:
         mcp.auth = SharedTokenVerifier(settings.http_token)
     if settings.http_rate_limit > 0:
-        mcp.add_middleware(
-            RateLimitingMiddleware(
-                max_requests_per_second=settings.http_rate_limit,
-                burst_capacity=max(1, int(settings.http_rate_limit * BURST_SECONDS)),
-                get_client_id=_client_address,
-            )
+        limiter = RateLimitingMiddleware(
+            max_requests_per_second=settings.http_rate_limit,
+            burst_capacity=max(1, int(settings.http_rate_limit * BURST_SECONDS)),
+            get_client_id=_client_address,
         )
+        mcp.middleware.insert(0, limiter)  # outermost: a flood is refused before any work
     hosts = allowed_hosts(settings, host)
     app = mcp.http_app(
         path=PATH,
