@@ -66,7 +66,7 @@ DEPLOYMENT_META = {
 TARGET_TYPES = {"big_number": "integer", "hostile_text": "string", "huge_string": "string"}
 PLAIN = string.ascii_letters + string.digits + " -_%'"
 GOOD_METADATA = [PROJECT_META, SESSION_META, VENDOR_META, DEPLOYMENT_META, {}]
-SUMMARY: dict[str, dict[str, int]] = {}
+ID_KINDS = ("work_item", "vendor", "enhancement", "depends_on")  # matched in argument names
 
 
 def examples_per_tool() -> int:
@@ -116,8 +116,16 @@ class Session:
                 "metadata": VENDOR_META,
             },
         )
-        ids = [r.structured_content["id"] for r in [*made, vendor] if not r.is_error]
-        self.known = {"ids": ids, "names": ["seed-vendor", "SEED-VENDOR"]}
+        ids = [r.structured_content["id"] for r in made if not r.is_error]
+        self.known = {
+            "ids": ids,
+            "work_item": ids[:3],
+            "enhancement": ids[3:],
+            "depends_on": ids[3:],  # enhancements depend on enhancements
+            "vendor": [vendor.structured_content["id"]],
+            "names": ["seed-vendor", "SEED-VENDOR"],
+        }
+        self.known["ids"] += self.known["vendor"]
 
 
 def _with_known_values(
@@ -130,14 +138,14 @@ def _with_known_values(
         rules = schema["properties"].get(key, {})
         if rules.get("type") == "string" and not {"pattern", "enum", "format"} & set(rules):
             changed[key] = data.draw(st.text(PLAIN, min_size=1, max_size=20))
-        if key == "name":
-            changed[key] = data.draw(st.sampled_from(known["names"]))
-        elif key in ("id", "version") or key.endswith("_id"):
-            if key != "version":
-                whole = data.draw(st.sampled_from(known["ids"]))
-                changed[key] = whole[: max(8, len(value))] if isinstance(value, str) else whole
+        pool = next((known[kind] for kind in ID_KINDS if kind in key), known["ids"])
+        if key == "name":  # an existing vendor, or a new name
+            changed[key] = data.draw(st.sampled_from([*known["names"], changed[key]]))
+        elif key == "id" or key.endswith("_id"):
+            whole = data.draw(st.sampled_from(pool))
+            changed[key] = whole[: max(8, len(value))] if isinstance(value, str) else whole
         elif key.endswith("_ids") and isinstance(value, list):
-            changed[key] = [data.draw(st.sampled_from(known["ids"])) for _ in value]
+            changed[key] = list(dict.fromkeys(data.draw(st.sampled_from(pool)) for _ in value))
         elif key == "metadata":
             changed[key] = data.draw(st.sampled_from(GOOD_METADATA))
     if "version" in args:
@@ -239,9 +247,7 @@ def test_every_listed_tool_survives_schema_fuzzing(backend: Backend) -> None:
         for tool in tools:
             outcomes = _fuzz(session, tool, probe)
             assert sum(outcomes.values()) >= examples_per_tool() // 2, tool.name
-            SUMMARY[f"{backend.name}:{tool.name}"] = outcomes
-    for name, outcomes in sorted(SUMMARY.items()):
-        print(f"fuzz {name}: {sum(outcomes.values())} examples {outcomes}")
+            print(f"fuzz {backend.name}:{tool.name}: {sum(outcomes.values())} examples {outcomes}")
 
 
 @pytest.mark.parametrize("depth", [33, 250])
