@@ -9,8 +9,13 @@ server is an error.
 
 from __future__ import annotations
 
-import asyncio
 import os
+
+# A test's in-memory client waits for the server to shut down cleanly, however loaded the
+# machine is: abandoning it would leave its connections to be closed by the garbage collector.
+os.environ.setdefault("FASTMCP_CLIENT_DISCONNECT_TIMEOUT", "120")
+
+import asyncio
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -23,6 +28,7 @@ import asyncpg
 import pytest
 from alembic import command
 from fastmcp import Client
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.engine import make_url
 
 from worktrack.migrations import alembic_config
@@ -34,6 +40,12 @@ from worktrack.tables import metadata
 
 from faultproxy import FaultProxy
 from pgcluster import Cluster
+
+# Property-based tests: "ci" keeps example counts bounded; HYPOTHESIS_PROFILE=soak runs
+# twenty times as many (the fuzz tests size themselves from max_examples).
+hypothesis_settings.register_profile("ci", max_examples=100, deadline=None)
+hypothesis_settings.register_profile("soak", max_examples=2000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ADMIN_URL = os.environ.get(
     "WORKTRACK_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import sys
+from pathlib import Path
 from typing import Any
 
 from fastmcp import Client
+from fastmcp.client.transports import StdioTransport
 
 
 async def call(client: Client[Any], tool: str, **arguments: Any) -> dict[str, Any]:
@@ -44,3 +49,31 @@ async def task(
     if parent is not None:
         extra["parent_id"] = parent["id"]
     return await call(client, "create_work_item", item_type="task", title=title, **extra)
+
+
+# -- the real server over stdio, spawned as a client spawns it --
+
+WORKTRACK = str(Path(sys.executable).with_name("worktrack"))
+
+
+def spawn(tmp_path: Path, env: dict[str, str], stdout_copy: Path) -> StdioTransport:
+    """``worktrack serve`` with a copy of everything it writes to stdout."""
+    command = f"{shlex.quote(WORKTRACK)} serve | tee {shlex.quote(str(stdout_copy))}"
+    return StdioTransport(command="sh", args=["-c", command], env=env, cwd=str(tmp_path))
+
+
+def base_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "WORKTRACK_HOME": str(tmp_path / "state"),
+        "FASTMCP_LOG_LEVEL": "DEBUG",
+    }
+
+
+def assert_only_jsonrpc(stdout_copy: Path) -> int:
+    lines = stdout_copy.read_text().splitlines()
+    for line in lines:
+        message: dict[str, Any] = json.loads(line)
+        assert message["jsonrpc"] == "2.0"
+    return len(lines)

@@ -9,21 +9,18 @@ from worktrack.clients import claude_code, connection_help, executable, json_con
 
 
 def test_snippets_start_the_stdio_server_for_this_repository(tmp_path: Path) -> None:
-    repo = tmp_path / "my repo"
-    assert claude_code("/opt/wt/bin/worktrack", repo) == (
-        f"claude mcp add worktrack -e WORKTRACK_REPO='{repo}' -- /opt/wt/bin/worktrack serve"
+    env = {"WORKTRACK_REPO": str(tmp_path / "my repo")}
+    assert claude_code("/opt/wt/bin/worktrack", env) == (
+        f"claude mcp add worktrack -e 'WORKTRACK_REPO={tmp_path}/my repo' "
+        "-- /opt/wt/bin/worktrack serve"
     )
-    config = json.loads(json_config("/opt/wt/bin/worktrack", repo))
+    config = json.loads(json_config("/opt/wt/bin/worktrack", env))
     assert config == {
         "mcpServers": {
-            "worktrack": {
-                "command": "/opt/wt/bin/worktrack",
-                "args": ["serve"],
-                "env": {"WORKTRACK_REPO": str(repo)},
-            }
+            "worktrack": {"command": "/opt/wt/bin/worktrack", "args": ["serve"], "env": env}
         }
     }
-    text = connection_help("/opt/wt/bin/worktrack", repo)
+    text = connection_help("/opt/wt/bin/worktrack", env)
     assert "Claude Code" in text and "Cursor" in text and '"mcpServers"' in text
 
 

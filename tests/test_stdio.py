@@ -3,39 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import shlex
-import sys
 from pathlib import Path
-from typing import Any
 
 from fastmcp import Client
-from fastmcp.client.transports import StdioTransport
 
-WORKTRACK = str(Path(sys.executable).with_name("worktrack"))
-
-
-def spawn(tmp_path: Path, env: dict[str, str], stdout_copy: Path) -> StdioTransport:
-    """``worktrack serve`` with a copy of everything it writes to stdout."""
-    command = f"{shlex.quote(WORKTRACK)} serve | tee {shlex.quote(str(stdout_copy))}"
-    return StdioTransport(command="sh", args=["-c", command], env=env, cwd=str(tmp_path))
-
-
-def base_env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "WORKTRACK_HOME": str(tmp_path / "state"),
-        "FASTMCP_LOG_LEVEL": "DEBUG",
-    }
-
-
-def assert_only_jsonrpc(stdout_copy: Path) -> int:
-    lines = stdout_copy.read_text().splitlines()
-    for line in lines:
-        message: dict[str, Any] = json.loads(line)
-        assert message["jsonrpc"] == "2.0"
-    return len(lines)
+from helpers import assert_only_jsonrpc, base_env, spawn
 
 
 async def test_stdio_server_speaks_only_jsonrpc_on_stdout(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from worktrack.errors import UnavailableError
+from worktrack.errors import ConflictError, UnavailableError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -79,6 +79,17 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def integrity_conflict(error: BaseException) -> ConflictError | None:
+    """A unique or foreign key violation as the domain's ``ConflictError``; else None.
+
+    For callers that run a statement inside a savepoint and carry on after it fails (the
+    replay of a queued write): the violation is an outcome, not a crash."""
+    if isinstance(error, exc.IntegrityError):
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        return ConflictError(f"the change conflicts with what is stored: {reason}", reason=reason)
+    return None
 
 
 def _is_transient(error: exc.DBAPIError) -> bool:

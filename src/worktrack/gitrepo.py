@@ -2,6 +2,12 @@
 
 GitPython keeps file handles and subprocesses per ``Repo``; each read opens the repository,
 reads, and closes it, so a long-running server leaks nothing.
+
+Values that reach a git command line come from callers, so ``git_argument`` refuses any
+that git could take for an option (a leading ``-``, as in ``--output=/tmp/x``) or that
+could split the command (NUL, newline); ``resolve_commit`` also ends the options with
+``--end-of-options`` before the value. The committed status file is read by walking the
+commit's tree, with no command line at all.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import git
+
+from worktrack.errors import ValidationError
 
 
 @dataclass(frozen=True)
@@ -128,3 +136,34 @@ def _read_committed(repo: Path, path: Path) -> CommittedFile | None:
 async def committed_file(repo: Path, path: Path) -> CommittedFile | None:
     """``path`` as committed at HEAD of the repository holding it, or None."""
     return await asyncio.to_thread(_read_committed, repo, path)
+
+
+def git_argument(value: str, field: str) -> str:
+    """``value`` if it is safe as one git argument, else a ValidationError on ``field``."""
+    if not value or value.startswith("-"):
+        raise ValidationError(
+            field, "must not be empty or start with '-' (git would read an option)"
+        )
+    if any(char in value for char in "\x00\n\r"):
+        raise ValidationError(field, "must not contain NUL or line breaks")
+    return value
+
+
+def _resolve_commit(repo: Path, ref: str) -> str | None:
+    opened = _open(repo)
+    if opened is None:
+        return None
+    try:
+        found: str = opened.git.rev_parse(
+            "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"
+        )
+        return found.strip() or None
+    except git.GitCommandError:
+        return None
+    finally:
+        opened.close()
+
+
+async def resolve_commit(repo: Path, ref: str, field: str = "commit_hash") -> str | None:
+    """The full hash ``ref`` (a short hash, branch or tag) names in ``repo``, or None."""
+    return await asyncio.to_thread(_resolve_commit, repo, git_argument(ref, field))

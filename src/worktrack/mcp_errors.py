@@ -3,7 +3,9 @@
 A failed call is an ``isError`` result whose text is the contract's JSON object
 ``{"error", "message", "details"}``. Domain errors are mapped where tools are registered
 (``mapped``), before FastMCP would log them as crashes; bad arguments, which FastMCP
-rejects before a tool runs, and unexpected failures are mapped by ``ErrorMapping``.
+rejects before a tool runs, errors raised by inner middleware (``limits``) and unexpected
+failures are mapped by ``ErrorMapping``. Error text echoes what the caller sent, so it is
+revealed like any other output: hidden characters cannot ride back inside an error.
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
 
 import pydantic
-from fastmcp.exceptions import ToolError
+from fastmcp.exceptions import DisabledError, ToolError
+from fastmcp.exceptions import NotFoundError as UnknownComponent
 from fastmcp.exceptions import ValidationError as ArgumentError
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools import ToolResult
 from mcp.types import CallToolRequestParams
 
-from worktrack.errors import ValidationError, WorktrackError
+from worktrack.errors import NotFoundError, ValidationError, WorktrackError
 from worktrack.models.common import to_validation_error
+from worktrack.text import reveal_json
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -34,7 +38,7 @@ INTERNAL = {
 
 
 def _tool_error(payload: dict[str, Any]) -> ToolError:
-    text = json.dumps(payload, ensure_ascii=False, default=str)
+    text = json.dumps(reveal_json(payload), ensure_ascii=False, default=str)
     return ToolError(text, log_level=logging.DEBUG)
 
 
@@ -66,6 +70,11 @@ class ErrorMapping(Middleware):
             return await call_next(context)
         except ArgumentError as error:
             raise _tool_error(_argument_error(error).payload()) from None
+        except (UnknownComponent, DisabledError):  # no such tool (or hidden by settings)
+            unknown = NotFoundError("tool", name=context.message.name)
+            raise _tool_error(unknown.payload()) from None
+        except WorktrackError as error:
+            raise _tool_error(error.payload()) from None
         except ToolError as error:
             if error.__cause__ is not None:  # masked by FastMCP: an unexpected failure
                 raise _tool_error(INTERNAL) from None

@@ -12,6 +12,7 @@ from fastmcp import FastMCP
 from fastmcp.tools import Tool
 
 from worktrack import resources
+from worktrack.limits import ArgumentLimits
 from worktrack.mcp_errors import ErrorMapping, mapped
 from worktrack.schemas import compact_input, compact_output
 from worktrack.services import archive_daily
@@ -64,7 +65,7 @@ def create_server(
         mask_error_details=True,
         strict_input_validation=True,
         on_duplicate="error",
-        middleware=[ErrorMapping()],
+        middleware=[ErrorMapping(), ArgumentLimits()],
     )
     for toolset, spec, tool in _built_tools():
         if toolset in settings.toolsets and (spec.read_only or not settings.read_only):

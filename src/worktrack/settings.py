@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, get_args
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Toolset = Literal[
     "work_items", "vendors", "deployments", "configuration", "enhancements", "reports", "admin"
 ]
 TOOLSETS: tuple[Toolset, ...] = get_args(Toolset)
+MIN_HTTP_TOKEN_LENGTH = 32  # shorter tokens work, with a warning
 
 
 class Settings(BaseSettings):
@@ -30,7 +31,13 @@ class Settings(BaseSettings):
     actor: str | None = Field(default=None, max_length=100)
     toolsets: Annotated[tuple[Toolset, ...], NoDecode] = TOOLSETS
     read_only: bool = False
-    http_token: str | None = None
+    # HTTP transport (worktrack serve --http): the shared bearer token (a secret: never
+    # shown in a repr or a log), the extra Host names and browser Origins to accept besides
+    # loopback and the bound address, and the per-client request rate (0 turns it off).
+    http_token: SecretStr | None = None
+    http_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    http_allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    http_rate_limit: float = Field(default=20.0, ge=0)
     connect_timeout_seconds: float = Field(default=2.0, gt=0)
     statement_timeout_seconds: float = Field(default=5.0, gt=0)
     # While Postgres is down: how long calls skip it before trying again, and how often the
@@ -46,6 +53,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             names = [part.strip() for part in value.split(",") if part.strip()]
             return TOOLSETS if names in ([], ["all"]) else tuple(names)
+        return value
+
+    @field_validator("http_allowed_hosts", "http_allowed_origins", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
     @property

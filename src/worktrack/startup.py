@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
-import anyio
-
-from worktrack import migrations
+from worktrack import migrations, paths
 from worktrack.db import Database, create_engine, source_of
+from worktrack.errors import ValidationError
 from worktrack.fallback import replay, statusfile
 from worktrack.fallback.cache import Cache
 from worktrack.fallback.primary import Primary
@@ -24,9 +25,9 @@ from worktrack.fallback.storage import Fallback, ReplayLock
 from worktrack.services.app import App, utcnow
 from worktrack.settings import Settings
 
+log = logging.getLogger(__name__)
 # How long a replay waits for another local process that is replaying already.
 _REPLAY_WAIT_SECONDS = 30.0
-_CLOSE_SECONDS = 10.0
 
 
 async def _migrated_sqlite(
@@ -76,9 +77,21 @@ async def _fallback(settings: Settings, primary: Primary) -> Fallback:
         statusfile.markdown_file(settings.status_path),
     ]
     lock = ReplayLock(settings.home_dir / "replay.lock", _REPLAY_WAIT_SECONDS)
-    fallback = Fallback(primary, cache, readers, settings.status_path, replay.replay, lock)
+    fallback = Fallback(
+        primary, cache, readers, _writable_status_file(settings), replay.replay, lock
+    )
     fallback.pending = await fallback.queued() > 0
     return fallback
+
+
+def _writable_status_file(settings: Settings) -> Path | None:
+    """Where outage writes are shown: the status file, if it may be written (inside the
+    repository or WORKTRACK_HOME); read-only fallback layers read it wherever it is."""
+    try:
+        return paths.status_file(settings)
+    except ValidationError as refused:
+        log.warning("outage writes will not be shown in the status file: %s", refused.message)
+        return None
 
 
 async def close_app(app: App) -> None:
@@ -110,10 +123,7 @@ async def running(app: App) -> AsyncIterator[App]:
     finally:
         for task in tasks:
             task.cancel()
-        # Shielded: a server shutting down by cancellation must still close its connections;
-        # bounded: a connection to a host that no longer answers must not hold it up forever.
-        with anyio.move_on_after(_CLOSE_SECONDS, shield=True):
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await close_app(app)
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await close_app(app)

@@ -10,13 +10,24 @@ from typing import Any
 _ALLOWED_CONTROLS = {"\n", "\t"}
 # Characters that render as nothing or reorder what follows: a reader cannot see them, so
 # stored text could hide instructions behind them. Cf covers bidi overrides, zero-width
-# characters and Unicode tags; the rest are invisible fillers and separators.
-_EXTRA_INVISIBLE = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2028", "\u2029"}
+# characters and Unicode tags; the rest are invisible fillers, separators and the
+# default-ignorable marks outside Cf (the combining grapheme joiner, Khmer and Mongolian
+# inherent vowels and selectors). Variation selectors 17..256 carry no meaning in running
+# text and can smuggle a byte each; VS1..16 are left alone, emoji need them.
+_EXTRA_INVISIBLE = {
+    "\u115f", "\u1160", "\u3164", "\uffa0", "\u2028", "\u2029",
+    "\u034f", "\u17b4", "\u17b5", "\u180b", "\u180c", "\u180d", "\u180f",
+}  # fmt: skip
+_VARIATION_SELECTORS_SUPPLEMENT = range(0xE0100, 0xE01F0)
 
 
 def is_invisible(char: str) -> bool:
     """True for the characters ``reveal`` shows as ``\\uXXXX``."""
-    return unicodedata.category(char) == "Cf" or char in _EXTRA_INVISIBLE
+    return (
+        unicodedata.category(char) == "Cf"
+        or char in _EXTRA_INVISIBLE
+        or ord(char) in _VARIATION_SELECTORS_SUPPLEMENT
+    )
 
 
 def control_character(text: str) -> str | None:

@@ -239,8 +239,26 @@ async def test_o3_a_crash_after_commit_never_applies_a_write_twice(
         stored = outage.sql(f"SELECT version FROM work_items WHERE id = '{root.id}'")
         assert int(stored) == version  # duplicates / trials = 0 / 100
         assert outage.sql("SELECT count(*) FROM sync_conflicts") == "0"
+
+        # Negative control: without the op id recorded with its effect, the crashed call is
+        # applied again (here its id collides: a spurious conflict instead of "already
+        # applied"). The count above would have caught a write applied twice.
+        outage.proxy.set_mode("down")
+        await work_items.create_work_item(app, item_type="task", title="once", parent_id=root.id)
+        outage.proxy.set_mode("pass")
+        monkeypatch.setattr(replay, "after_primary_commit", _crash_always)
+        with pytest.raises(_Crash):
+            await sync.sync_now(app)
+        outage.sql("DELETE FROM applied_ops")  # as if ids were never recorded
+        monkeypatch.setattr(replay, "after_primary_commit", lambda _call, _outcome: None)
+        control = await sync.sync_now(app)
+        assert len(control.conflicts) == 1 and control.already_applied == []
     finally:
         await close_app(app)
+
+
+def _crash_always(_call: object, _outcome: str) -> None:
+    raise _Crash
 
 
 CRASHING_SYNC = """

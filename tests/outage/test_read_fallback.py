@@ -209,3 +209,18 @@ async def test_f4_a_blackholed_primary_is_given_up_on_within_the_timeouts(
         assert found["data_source"] == "sqlite_cache"
         print(f"\nF4 blackhole detected and answered from the cache in {detected:.2f} s")
         outage.proxy.set_mode("down")  # lets the server's shutdown close what it holds
+
+
+async def test_a_report_from_a_fallback_layer_is_not_written_over_the_status_file(
+    outage: Outage,
+) -> None:
+    async with Client(outage.server()) as client:
+        await project(client, "Reported")
+        written = await call(client, "generate_status_report", write_file=True)
+        path = Path(written["path"])
+        before = path.read_bytes()
+        outage.proxy.set_mode("down")
+        during = await call(client, "generate_status_report", write_file=True)
+        assert during["data_source"] == "sqlite_cache" and during["path"] is None
+        assert "was not written" in during["warnings"][-1]
+        assert path.read_bytes() == before

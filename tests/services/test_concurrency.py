@@ -45,9 +45,9 @@ def _check(final: dict[str, Any], runs: list[dict[str, Any]], expected: int) -> 
 async def test_eight_clients_racing_on_postgres_lose_nothing(pg_backend: Backend) -> None:
     item = await _research_item(pg_backend)
     runs = await asyncio.gather(
-        *(append_tokens(pg_backend.settings(), item["id"], n, 25) for n in range(8))
+        *(append_tokens(pg_backend.settings(), item["id"], n, 50) for n in range(8))
     )
-    _check(await _final(pg_backend, item["id"]), runs, 200)
+    _check(await _final(pg_backend, item["id"]), runs, 400)  # C1: 8 clients × 50 updates
     assert sum(run["conflicts"] for run in runs) > 0  # the race really happened
 
 

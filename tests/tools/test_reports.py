@@ -221,14 +221,14 @@ def _run(backend: Backend, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def test_report_command(client: Client[Any], backend: Backend, tmp_path: Path) -> None:
+async def test_report_command(client: Client[Any], backend: Backend) -> None:
     await project(client, "Platform <!-- x -->")
     printed = _run(backend)
     assert printed.returncode == 0, printed.stderr
     parsed = parse(printed.stdout)
     assert parsed.errors == [] and parsed.work_items[0].title == "Platform <!-- x -->"
 
-    target = tmp_path / "out" / "status.md"
+    target = backend.repo / "out" / "status.md"  # --output is confined to the repository
     written = _run(backend, "--output", str(target), "--since", "2020-01-01T00:00:00+00:00")
     assert written.returncode == 0, written.stderr
     assert written.stdout == "" and written.stderr.strip() == f"wrote {target}"

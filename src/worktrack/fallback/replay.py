@@ -19,6 +19,7 @@ from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from worktrack.db import integrity_conflict
 from worktrack.errors import UnavailableError, WorktrackError
 from worktrack.fallback.storage import Fallback, ReplayReport
 from worktrack.services.app import WRITES, App, run_call
@@ -102,6 +103,14 @@ async def _replay_one(app: App, fallback: Fallback, call: QueuedCall) -> _Replay
                         await run_call(replaying, conn, spec, args, call.fingerprint)
             except WorktrackError as error:
                 await _conflict(conn, call, now, error.payload())
+                return _Replayed("conflict", seen)
+            except Exception as error:
+                # A stored row the call collides with (a create whose id exists): an outcome
+                # to report, never a call that blocks the queue at every replay.
+                conflict = integrity_conflict(error)
+                if conflict is None:
+                    raise
+                await _conflict(conn, call, now, conflict.payload())
                 return _Replayed("conflict", seen)
             seen.merge(inside)
         return _Replayed("applied", seen)

@@ -61,7 +61,7 @@ class Fallback:
         primary: Primary,
         cache: Cache,
         readers: Sequence[Reader],
-        status_path: Path,
+        status_path: Path | None,
         replay: Replayer,
         replay_lock: Callable[[], AbstractAsyncContextManager[bool]],
     ) -> None:
@@ -179,10 +179,13 @@ class Fallback:
             f"{self.primary.db.source} is unavailable ({reason}); this change is queued on "
             "this machine and will be applied when it is back"
         ]
-        try:
-            warnings += await statusfile.reflect(self.cache.db, self.status_path, app.clock())
-        except UnavailableError as error:
-            warnings.append(f"the status file was not updated: {error.message}")
+        if self.status_path is None:
+            warnings.append("the status file was not updated: it lies outside the repository")
+        else:
+            try:
+                warnings += await statusfile.reflect(self.cache.db, self.status_path, app.clock())
+            except UnavailableError as error:
+                warnings.append(f"the status file was not updated: {error.message}")
         queued = stamp(result, self.cache.name, warnings)
         return queued.model_copy(update={"queued": True})
 
@@ -214,7 +217,7 @@ class Fallback:
 
     async def rewrite_status_file(self, app: App) -> None:
         """After a replay the file shows what the primary holds (if there is a file)."""
-        if not self.status_path.exists():
+        if self.status_path is None or not self.status_path.exists():
             return
         try:
             markdown = await self.primary.run(

@@ -24,7 +24,8 @@ DependencyType = Literal["blocks", "depends_on"]
 Priority = Annotated[int, Field(ge=0, le=4, description="0 highest .. 4 lowest")]
 Title = Annotated[Text, Field(min_length=1, max_length=200), NotBlank]
 BranchName = Annotated[Text, Field(max_length=100)]
-PrNumber = Annotated[int, Field(ge=1)]
+MAX_PR_NUMBER = 2_147_483_647  # the column is a 32-bit integer on both databases
+PrNumber = Annotated[int, Field(ge=1, le=MAX_PR_NUMBER)]
 Hours = Annotated[float, Field(ge=0, le=1000)]  # validated strictly: ints pass, bools fail
 
 

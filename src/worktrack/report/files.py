@@ -83,7 +83,7 @@ async def locked(path: Path, timeout: float = LOCK_TIMEOUT_SECONDS) -> AsyncIter
 
 def _still_locked(path: Path) -> UnavailableError:
     return UnavailableError(
-        f"the status file {path} stayed locked by another writer",
+        f"{path} stayed locked by another writer",
         layers={"markdown_file": "lock timeout"},
     )
 
@@ -95,7 +95,7 @@ def replace(path: Path, text: str) -> None:
         _replace(path, text.encode("utf-8"))
     except OSError as error:
         raise UnavailableError(
-            f"cannot write the status file {path}: {error.strerror or error}",
+            f"cannot write {path}: {error.strerror or error}",
             layers={"markdown_file": str(error)},
         ) from error
 

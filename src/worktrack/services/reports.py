@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from worktrack import paths
 from worktrack.errors import ValidationError
 from worktrack.models.reports import ReportCounts, StatusReport
 from worktrack.report import files, readmodel, render
@@ -43,6 +44,11 @@ async def generate_status_report(
     report = await _report(app, since=parse_since(since))
     if not write_file:
         return report
-    path = app.settings.status_path
+    if report.data_source not in ("postgresql", "sqlite"):
+        # A report from a fallback layer shows less than the file may (only what this
+        # machine saw); during an outage the file is kept by the queued writes instead.
+        kept = "the status file was not written: the database is unavailable"
+        return report.model_copy(update={"warnings": [*(report.warnings or []), kept]})
+    path = paths.status_file(app.settings)
     await asyncio.to_thread(files.write_atomically, path, report.markdown)
     return report.model_copy(update={"path": str(path)})

@@ -19,6 +19,7 @@ from worktrack.models.common import (
 )
 from worktrack.models.history import History, HistoryEntity
 from worktrack.models.work_items import (
+    MAX_PR_NUMBER,
     BranchName,
     Dependency,
     DependencyType,
@@ -102,7 +103,7 @@ async def update_work_item(
     | None = None,
     branch_name: Annotated[BranchName, Field(description='"" clears')] | None = None,
     commit_hash: Annotated[ClearableCommit, Field(description='"" clears')] | None = None,
-    pr_number: Annotated[int, Field(ge=0, description="0 clears")] | None = None,
+    pr_number: Annotated[int, Field(ge=0, le=MAX_PR_NUMBER, description="0 clears")] | None = None,
     deleted: Annotated[
         bool, Field(description="true soft-deletes with the subtree, false restores")
     ]

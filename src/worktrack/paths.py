@@ -1,0 +1,50 @@
+"""Where worktrack may write: every file path is confined to the project's own folders.
+
+The roots are the repository (``WORKTRACK_REPO``) and the local state folder
+(``WORKTRACK_HOME``), each resolved first. A path is resolved too, following every
+symlink (a missing tail is resolved as far as it exists), and must then lie inside a root
+by path components, never by string prefix: ``/repo-evil`` is not inside ``/repo``, and a
+symlink inside the repository that points outside leads outside. The status file and
+``worktrack report --output`` pass through ``confine`` before anything is written.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from worktrack.errors import ValidationError
+from worktrack.settings import Settings
+
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 4096
+
+
+def roots(settings: Settings) -> tuple[Path, ...]:
+    return (settings.repo.resolve(), settings.home_dir)
+
+
+def confine(path: Path, allowed: Sequence[Path], field: str) -> Path:
+    """``path`` resolved, if it lies inside one of ``allowed`` (resolved too); else a
+    ValidationError naming ``field`` and the roots."""
+    text = str(path)
+    if "\x00" in text:
+        raise ValidationError(field, "must not contain a NUL character")
+    if len(os.fsencode(text)) > MAX_PATH_BYTES:
+        raise ValidationError(field, f"longer than {MAX_PATH_BYTES} bytes")
+    if any(len(os.fsencode(part)) > MAX_NAME_BYTES for part in path.parts):
+        raise ValidationError(field, f"has a name longer than {MAX_NAME_BYTES} bytes")
+    resolved = path.expanduser().resolve()
+    bases = [root.resolve() for root in allowed]
+    if any(resolved.is_relative_to(base) for base in bases):
+        return resolved
+    where = " or ".join(str(base) for base in bases)
+    raise ValidationError(
+        field, f"{resolved} is outside {where} (symlinks followed); choose a path inside"
+    )
+
+
+def status_file(settings: Settings) -> Path:
+    """The status file (WORKTRACK_STATUS_FILE), confined."""
+    return confine(settings.status_path, roots(settings), "WORKTRACK_STATUS_FILE")
