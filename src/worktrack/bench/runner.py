@@ -1,0 +1,232 @@
+"""One benchmark run: seed a scratch database, measure every chosen scenario in memory
+(client and handler time) and over stdio, then the sizes, cold start and memory."""
+
+from __future__ import annotations
+
+import resource
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastmcp import Client
+
+from worktrack.bench import machine, project, scenarios, scratch, seeding
+from worktrack.bench.measure import HandlerTiming, Stats
+from worktrack.bench.scenarios import Landmarks, Scenario
+from worktrack.bench.servers import NOOP, bench_server
+from worktrack.bench.stdio import ColdStart, Spawner, call, cold_start
+from worktrack.db import create_engine, source_of
+from worktrack.server import create_server
+from worktrack.settings import TOOLSETS, Settings
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Options:
+    database_url: str | None = None
+    scale: float = 1.0
+    iterations: int = 200
+    warmup: int = 20
+    scenarios: tuple[str, ...] = ()
+    stdio: bool = True
+    cold_starts: int = 5
+
+
+@dataclass
+class Measured:
+    name: str
+    tool: str
+    what: str
+    handler: Stats
+    in_memory: Stats
+    result_chars: int
+    stdio: Stats | None = None
+    stdio_noop: Stats | None = None
+
+
+@dataclass
+class Results:
+    backend: str
+    options: Options
+    machine: dict[str, str]
+    counts: seeding.Counts
+    seed_seconds: float
+    scenarios: list[Measured] = field(default_factory=list)
+    cold_start: list[ColdStart] = field(default_factory=list)
+    tools_list_chars: dict[str, int] = field(default_factory=dict)
+    peak_rss_kib: dict[str, int] = field(default_factory=dict)
+
+
+async def run(options: Options, progress: Progress = lambda _line: None) -> Results:
+    chosen = scenarios.chosen(options.scenarios)
+    with tempfile.TemporaryDirectory(prefix="worktrack-bench-") as temp:
+        directory = Path(temp)
+        async with scratch.database(options.database_url, directory) as url:
+            progress(f"seeding {source_of(url)} at scale {options.scale:g}")
+            seeded = project.build(options.scale, datetime.now(UTC))
+            results = await _seed(url, seeded, options)
+            progress(
+                f"seeded {results.counts.work_items} work items in {results.seed_seconds:.1f} s"
+            )
+            settings = _settings(url, directory)
+            await _measure(settings, directory, Landmarks.of(seeded), chosen, results, progress)
+    results.peak_rss_kib = {
+        "bench_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "served_processes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    }
+    return results
+
+
+async def _seed(url: str, seeded: project.Project, options: Options) -> Results:
+    engine = create_engine(url)
+    try:
+        start = time.perf_counter()
+        counts = await seeding.seed(engine, seeded)
+        took = time.perf_counter() - start
+        described = await machine.describe(engine)
+    finally:
+        await engine.dispose()
+    return Results(source_of(url), options, described, counts, took)
+
+
+def _settings(url: str, directory: Path) -> Settings:
+    (directory / "repo").mkdir()
+    return Settings(
+        database_url=url,
+        home=directory / "home",
+        repo=directory / "repo",
+        status_file=directory / "status.md",
+        actor="bench",
+        toolsets=TOOLSETS,
+        read_only=False,
+    )
+
+
+async def _measure(
+    settings: Settings,
+    directory: Path,
+    marks: Landmarks,
+    chosen: list[Scenario],
+    results: Results,
+    progress: Progress,
+) -> None:
+    options = results.options
+    timing = HandlerTiming()
+    async with Client(bench_server(settings, timing)) as client:
+        if any(s.name == "list_deep_page" for s in chosen):
+            marks.deep_cursor = await _deep_cursor(client, results.counts.work_items)
+        reads = [s for s in chosen if not s.write]
+        for scenario in reads:
+            progress(f"in memory: {scenario.name}")
+            results.scenarios.append(await _in_memory(client, timing, scenario, marks, options))
+        if options.stdio:
+            spawner = Spawner(settings, directory)
+            await _over_stdio(spawner, marks, reads, results, progress)
+        for scenario in (s for s in chosen if s.write):
+            progress(f"in memory: {scenario.name}")
+            results.scenarios.append(await _in_memory(client, timing, scenario, marks, options))
+    results.tools_list_chars = {
+        "all": await _tools_list_chars(settings),
+        "work_items": await _tools_list_chars(
+            settings.model_copy(update={"toolsets": ("work_items",)})
+        ),
+    }
+
+
+async def _deep_cursor(client: Client[Any], total: int) -> str | None:
+    """The cursor of a page near the end of the default listing, found by paging there
+    (a cursor is only as good as the server that issued it)."""
+    skip, cursor = max(0, total - 60), None
+    while skip > 0:
+        arguments: dict[str, Any] = {"limit": min(200, skip)}
+        if cursor:
+            arguments["cursor"] = cursor
+        page = _structured(await call(client, "list_work_items", arguments))
+        skip -= len(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    return cursor
+
+
+def _structured(result: Any) -> dict[str, Any]:
+    found = result.structured_content
+    assert isinstance(found, dict)
+    return found
+
+
+def _text_chars(result: Any) -> int:
+    return sum(len(getattr(block, "text", "")) for block in result.content)
+
+
+async def _in_memory(
+    client: Client[Any],
+    timing: HandlerTiming,
+    scenario: Scenario,
+    marks: Landmarks,
+    options: Options,
+) -> Measured:
+    handler: list[float] = []
+    whole: list[float] = []
+    chars = 0
+    for n in range(options.warmup + options.iterations):
+        arguments = scenario.arguments(marks)
+        start = time.perf_counter()
+        result = await call(client, scenario.tool, arguments)
+        took = time.perf_counter() - start
+        scenario.observe(marks, _structured(result))
+        if n >= options.warmup:
+            whole.append(took)
+            handler.append(timing.last)
+            chars = _text_chars(result)
+    return Measured(
+        scenario.name, scenario.tool, scenario.what, Stats.of(handler), Stats.of(whole), chars
+    )
+
+
+async def _over_stdio(
+    spawner: Spawner,
+    marks: Landmarks,
+    reads: list[Scenario],
+    results: Results,
+    progress: Progress,
+) -> None:
+    options = results.options
+    probe = {"name": marks.vendor_name}
+    for n in range(options.cold_starts):
+        progress(f"cold start {n + 1}/{options.cold_starts}")
+        results.cold_start.append(await cold_start(spawner.serve(), "query_vendor_status", probe))
+    measured = {m.name: m for m in results.scenarios}
+    # Each read alternates with a no-op call on a twin process, so both see the same load.
+    async with Client(spawner.serve()) as served, Client(spawner.noop_server()) as floor:
+        for scenario in reads:
+            progress(f"over stdio: {scenario.name}")
+            real = floor if scenario.tool == NOOP else served
+            pairs = [
+                await _pair(real, floor, scenario.tool, scenario.arguments(marks))
+                for _ in range(options.warmup + options.iterations)
+            ][options.warmup :]
+            measured[scenario.name].stdio = Stats.of([read for read, _ in pairs])
+            measured[scenario.name].stdio_noop = Stats.of([noop for _, noop in pairs])
+
+
+async def _pair(
+    served: Client[Any], floor: Client[Any], tool: str, arguments: dict[str, Any]
+) -> tuple[float, float]:
+    start = time.perf_counter()
+    await call(floor, NOOP, {})
+    middle = time.perf_counter()
+    await call(served, tool, arguments)
+    return time.perf_counter() - middle, middle - start
+
+
+async def _tools_list_chars(settings: Settings) -> int:
+    """The size of the product's tools/list result as sent (no benchmark no-op in it)."""
+    async with Client(create_server(settings)) as client:
+        listed = await client.list_tools_mcp()
+    return len(listed.model_dump_json(by_alias=True, exclude_none=True))
