@@ -60,15 +60,15 @@ def _ratio(stdio: Stats | None, noop: Stats | None) -> str:
 
 def scenario_table(results: Results) -> list[str]:
     lines = [
-        "| scenario | what | handler p50 / p95 / max (ms) | in-memory client p50 / p95 / max "
-        "(ms) | stdio p50 / p95 (ms) | stdio ÷ no-op (p50) | result tokens |",
-        "|---|---|---|---|---|---|---|",
+        "| scenario | what | service p50 / p95 | handler p50 / p95 / max | in-memory client "
+        "p50 / p95 / max | stdio p50 / p95 | stdio ÷ no-op | result tokens |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for m in results.scenarios:
         lines.append(
-            f"| {m.name} | {m.what} | {_ms(m.handler)} | {_ms(m.in_memory)} | "
-            f"{_ms(m.stdio, full=False)} | {_ratio(m.stdio, m.stdio_noop)} | "
-            f"{tokens(m.result_chars):,} |"
+            f"| {m.name} | {m.what} | {_ms(m.service, full=False)} | {_ms(m.handler)} | "
+            f"{_ms(m.in_memory)} | {_ms(m.stdio, full=False)} | "
+            f"{_ratio(m.stdio, m.stdio_noop)} | {tokens(m.result_chars):,} |"
         )
     return lines
 
@@ -100,7 +100,7 @@ def summary(results: Results) -> list[str]:
         f"({c.work_items:,} work items, {c.dependencies:,} dependencies, {c.vendors:,} "
         f"vendors, {c.deployments:,} deployments, {c.enhancements:,} enhancements; seeded "
         f"in {results.seed_seconds:.1f} s); {results.options.iterations} iterations after "
-        f"{results.options.warmup} warm-up",
+        f"{results.options.warmup} warm-up; times in ms",
         f"machine: {shown_machine}",
         "",
         *scenario_table(results),

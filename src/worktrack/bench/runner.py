@@ -20,7 +20,8 @@ from worktrack.bench.scenarios import Landmarks, Scenario
 from worktrack.bench.servers import NOOP, bench_server
 from worktrack.bench.stdio import ColdStart, Spawner, call, cold_start
 from worktrack.db import create_engine, source_of
-from worktrack.server import create_server
+from worktrack.server import create_server, open_app
+from worktrack.services.app import App
 from worktrack.settings import TOOLSETS, Settings
 
 Progress = Callable[[str], None]
@@ -44,6 +45,7 @@ class Measured:
     what: str
     handler: Stats
     in_memory: Stats
+    service: Stats | None
     result_chars: int
     stdio: Stats | None = None
     stdio_noop: Stats | None = None
@@ -73,8 +75,10 @@ async def run(options: Options, progress: Progress = lambda _line: None) -> Resu
             progress(
                 f"seeded {results.counts.work_items} work items in {results.seed_seconds:.1f} s"
             )
-            settings = _settings(url, directory)
-            await _measure(settings, directory, Landmarks.of(seeded), chosen, results, progress)
+            run = _Run(
+                _settings(url, directory), directory, Landmarks.of(seeded), results, progress
+            )
+            await _measure(run, chosen)
     results.peak_rss_kib = {
         "bench_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "served_processes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
@@ -107,33 +111,41 @@ def _settings(url: str, directory: Path) -> Settings:
     )
 
 
-async def _measure(
-    settings: Settings,
-    directory: Path,
-    marks: Landmarks,
-    chosen: list[Scenario],
-    results: Results,
-    progress: Progress,
-) -> None:
-    options = results.options
-    timing = HandlerTiming()
-    async with Client(bench_server(settings, timing)) as client:
-        if any(s.name == "list_deep_page" for s in chosen):
-            marks.deep_cursor = await _deep_cursor(client, results.counts.work_items)
-        reads = [s for s in chosen if not s.write]
-        for scenario in reads:
-            progress(f"in memory: {scenario.name}")
-            results.scenarios.append(await _in_memory(client, timing, scenario, marks, options))
-        if options.stdio:
-            spawner = Spawner(settings, directory)
-            await _over_stdio(spawner, marks, reads, results, progress)
-        for scenario in (s for s in chosen if s.write):
-            progress(f"in memory: {scenario.name}")
-            results.scenarios.append(await _in_memory(client, timing, scenario, marks, options))
-    results.tools_list_chars = {
-        "all": await _tools_list_chars(settings),
+@dataclass
+class _Run:
+    """What every measuring step of one run uses."""
+
+    settings: Settings
+    directory: Path
+    marks: Landmarks
+    results: Results
+    progress: Progress
+    timing: HandlerTiming = field(default_factory=HandlerTiming)
+
+    @property
+    def options(self) -> Options:
+        return self.results.options
+
+
+async def _measure(run: _Run, chosen: list[Scenario]) -> None:
+    app = (await open_app(run.settings)).acting_as("bench")
+    try:
+        async with Client(bench_server(run.settings, run.timing)) as client:
+            if any(s.name == "list_deep_page" for s in chosen):
+                run.marks.deep_cursor = await _deep_cursor(client, run.results.counts.work_items)
+            reads = [s for s in chosen if not s.write]
+            for scenario in reads:
+                await _in_memory(run, client, app, scenario)
+            if run.options.stdio:
+                await _over_stdio(run, Spawner(run.settings, run.directory), reads)
+            for scenario in (s for s in chosen if s.write):
+                await _in_memory(run, client, app, scenario)
+    finally:
+        await app.db.dispose()
+    run.results.tools_list_chars = {
+        "all": await _tools_list_chars(run.settings),
         "work_items": await _tools_list_chars(
-            settings.model_copy(update={"toolsets": ("work_items",)})
+            run.settings.model_copy(update={"toolsets": ("work_items",)})
         ),
     }
 
@@ -164,48 +176,56 @@ def _text_chars(result: Any) -> int:
     return sum(len(getattr(block, "text", "")) for block in result.content)
 
 
-async def _in_memory(
-    client: Client[Any],
-    timing: HandlerTiming,
-    scenario: Scenario,
-    marks: Landmarks,
-    options: Options,
-) -> Measured:
+async def _in_memory(run: _Run, client: Client[Any], app: App, scenario: Scenario) -> None:
+    """Each round calls the tool through the client (timing the call and its handler),
+    then the service it calls directly, with the same arguments."""
+    run.progress(f"in memory: {scenario.name}")
     handler: list[float] = []
     whole: list[float] = []
+    service: list[float] = []
     chars = 0
-    for n in range(options.warmup + options.iterations):
-        arguments = scenario.arguments(marks)
+    for n in range(run.options.warmup + run.options.iterations):
+        timed = n >= run.options.warmup
         start = time.perf_counter()
-        result = await call(client, scenario.tool, arguments)
-        took = time.perf_counter() - start
-        scenario.observe(marks, _structured(result))
-        if n >= options.warmup:
-            whole.append(took)
-            handler.append(timing.last)
+        result = await call(client, scenario.tool, scenario.arguments(run.marks))
+        if timed:
+            whole.append(time.perf_counter() - start)
+            handler.append(run.timing.last)
             chars = _text_chars(result)
-    return Measured(
-        scenario.name, scenario.tool, scenario.what, Stats.of(handler), Stats.of(whole), chars
+        scenario.observe(run.marks, _structured(result))
+        if scenario.service is not None:
+            arguments = scenario.arguments(run.marks)
+            start = time.perf_counter()
+            answer = await scenario.service(app, **arguments)
+            if timed:
+                service.append(time.perf_counter() - start)
+            scenario.observe(run.marks, answer.model_dump(mode="json"))
+    run.results.scenarios.append(
+        Measured(
+            scenario.name,
+            scenario.tool,
+            scenario.what,
+            Stats.of(handler),
+            Stats.of(whole),
+            Stats.of(service) if service else None,
+            chars,
+        )
     )
 
 
-async def _over_stdio(
-    spawner: Spawner,
-    marks: Landmarks,
-    reads: list[Scenario],
-    results: Results,
-    progress: Progress,
-) -> None:
-    options = results.options
+async def _over_stdio(run: _Run, spawner: Spawner, reads: list[Scenario]) -> None:
+    options, marks = run.options, run.marks
     probe = {"name": marks.vendor_name}
     for n in range(options.cold_starts):
-        progress(f"cold start {n + 1}/{options.cold_starts}")
-        results.cold_start.append(await cold_start(spawner.serve(), "query_vendor_status", probe))
-    measured = {m.name: m for m in results.scenarios}
+        run.progress(f"cold start {n + 1}/{options.cold_starts}")
+        run.results.cold_start.append(
+            await cold_start(spawner.serve(), "query_vendor_status", probe)
+        )
+    measured = {m.name: m for m in run.results.scenarios}
     # Each read alternates with a no-op call on a twin process, so both see the same load.
     async with Client(spawner.serve()) as served, Client(spawner.noop_server()) as floor:
         for scenario in reads:
-            progress(f"over stdio: {scenario.name}")
+            run.progress(f"over stdio: {scenario.name}")
             real = floor if scenario.tool == NOOP else served
             pairs = [
                 await _pair(real, floor, scenario.tool, scenario.arguments(marks))

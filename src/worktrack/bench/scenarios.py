@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from worktrack.bench.project import Project
 from worktrack.bench.servers import NOOP
+from worktrack.services import dependencies, deployments, reports, vendors, work_items
 
 Arguments = dict[str, Any]
 
@@ -51,6 +52,8 @@ class Scenario:
     tool: str
     what: str
     arguments: Callable[[Landmarks], Arguments]
+    # What the tool calls with the same arguments (and the app as first argument).
+    service: Callable[..., Awaitable[Any]] | None
     write: bool = False
     # Writes that need what the previous call returned (the version an update must pass).
     observe: Callable[[Landmarks, dict[str, Any]], None] = field(default=lambda _m, _r: None)
@@ -98,34 +101,79 @@ def _deep(marks: Landmarks) -> Arguments:
     return {"cursor": marks.deep_cursor}
 
 
+def _fixed(**arguments: Any) -> Callable[[Landmarks], Arguments]:
+    return lambda _marks: dict(arguments)
+
+
 SCENARIOS = (
-    Scenario("noop", NOOP, "no-op tool (the floor)", lambda _m: {}),
+    Scenario("noop", NOOP, "no-op tool (the floor)", _fixed(), None),
     Scenario(
         "vendor_query",
         "query_vendor_status",
         "one vendor by name",
         lambda m: {"name": m.vendor_name},
+        vendors.query_vendor_status,
     ),
     Scenario(
         "hierarchy_leaf",
         "query_work_item",
         "item + hierarchy, from a leaf",
         lambda m: {"id": m.leaf_id},
+        work_items.query_work_item,
     ),
     Scenario(
         "hierarchy_root",
         "query_work_item",
         "item + hierarchy, from a root",
         lambda m: {"id": m.root_id},
+        work_items.query_work_item,
     ),
-    Scenario("list_first_page", "list_work_items", "summary list, first page", lambda _m: {}),
-    Scenario("list_deep_page", "list_work_items", "summary list, deep cursor page", _deep),
-    Scenario("ready_work", "ready_work", "ready work, top 10", lambda _m: {}),
-    Scenario("report", "generate_status_report", "full status report", lambda _m: {}),
-    Scenario("create", "create_work_item", "create a task at depth 5", _create, write=True),
-    Scenario("update", "update_work_item", "update a title", _update, write=True, observe=_updated),
     Scenario(
-        "record_deployment", "record_deployment", "deployment, 2 vendors", _deployment, write=True
+        "list_first_page",
+        "list_work_items",
+        "summary list, first page",
+        _fixed(),
+        work_items.list_work_items,
+    ),
+    Scenario(
+        "list_deep_page",
+        "list_work_items",
+        "summary list, deep cursor page",
+        _deep,
+        work_items.list_work_items,
+    ),
+    Scenario("ready_work", "ready_work", "ready work, top 10", _fixed(), dependencies.ready_work),
+    Scenario(
+        "report",
+        "generate_status_report",
+        "full status report",
+        _fixed(),
+        reports.generate_status_report,
+    ),
+    Scenario(
+        "create",
+        "create_work_item",
+        "create a task at depth 5",
+        _create,
+        work_items.create_work_item,
+        write=True,
+    ),
+    Scenario(
+        "update",
+        "update_work_item",
+        "update a title",
+        _update,
+        work_items.update_work_item,
+        write=True,
+        observe=_updated,
+    ),
+    Scenario(
+        "record_deployment",
+        "record_deployment",
+        "deployment, 2 vendors",
+        _deployment,
+        deployments.record_deployment,
+        write=True,
     ),
 )
 NAMES = tuple(s.name for s in SCENARIOS)
