@@ -17,7 +17,7 @@ _c = configuration.c
 
 
 def _record(row: Any) -> Configuration:
-    return Configuration.model_validate(row._mapping)
+    return Configuration.model_validate(row._asdict())
 
 
 async def fetch(conn: AsyncConnection) -> Configuration | None:

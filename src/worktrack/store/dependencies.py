@@ -37,7 +37,7 @@ async def of_pair(
         _d.source_id == source_id, _d.target_id == target_id, _d.dependency_type == kind
     )
     row = (await conn.execute(query)).first()
-    return None if row is None else Dependency.model_validate(row._mapping)
+    return None if row is None else Dependency.model_validate(row._asdict())
 
 
 async def remove(conn: AsyncConnection, source_id: str, target_id: str, kind: str) -> bool:
@@ -53,7 +53,7 @@ async def of_item(conn: AsyncConnection, item_id: str) -> list[Dependency]:
         .where((_d.source_id == item_id) | (_d.target_id == item_id))
         .order_by(_d.created_at, _d.source_id, _d.target_id)
     )
-    return [Dependency.model_validate(row._mapping) for row in await conn.execute(query)]
+    return [Dependency.model_validate(row._asdict()) for row in await conn.execute(query)]
 
 
 async def must_precede(conn: AsyncConnection, first: str, then: str) -> bool:

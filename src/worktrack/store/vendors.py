@@ -21,7 +21,7 @@ def name_key(name: str) -> str:
 
 
 def _record(row: Any) -> Vendor:
-    return Vendor.model_validate(row._mapping)
+    return Vendor.model_validate(row._asdict())
 
 
 def _select() -> Select[Any]:

@@ -31,7 +31,9 @@ _w = work_items.c
 
 
 def _record(row: Any) -> WorkItem:
-    return WorkItem.model_validate(row._mapping)
+    # A plain dict: validating a RowMapping makes pydantic probe each absent field, and
+    # every probe raises (and catches) a KeyError inside SQLAlchemy, 2-3x the whole cost.
+    return WorkItem.model_validate(row._asdict())
 
 
 def _select() -> Select[Any]:
