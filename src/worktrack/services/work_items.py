@@ -10,12 +10,11 @@ from uuid import uuid4
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.errors import NotFoundError, ValidationError
-from worktrack.hierarchy import MAX_DEPTH, ancestor_ids, child_path, depth_of, is_in_subtree
+from worktrack.hierarchy import MAX_DEPTH, child_path, depth_of, is_in_subtree
 from worktrack.models.work_items import (
     Progress,
     WorkItem,
     WorkItemDetail,
-    WorkItemNode,
     WorkItemPage,
     WorkItemRecord,
     WorkItemSummary,
@@ -240,13 +239,13 @@ async def query_work_item(
     include_dependencies: bool = True,
 ) -> WorkItemDetail:
     item = await load(conn, id)
-    ancestors = sorted(await store.fetch_many(conn, ancestor_ids(item.path)), key=lambda a: a.depth)
-    below = await store.descendants(conn, item.path, include_deleted=False)
+    related = await store.family(conn, item.path)
+    below = [row for row in related if row["depth"] > item.depth]
     links = await dependency_store.of_item(conn, item.id) if include_dependencies else []
     return WorkItemDetail.model_validate(
         {
             **dict(item),
-            "ancestors": [summary(a) for a in ancestors],
+            "ancestors": [row for row in related if row["depth"] < item.depth],
             "children": nest(item.id, below) if include_children else [],
             "dependencies": links,
             "progress": progress(below),
@@ -254,25 +253,24 @@ async def query_work_item(
     )
 
 
-def nest(root_id: str, below: list[WorkItem]) -> list[WorkItemNode]:
-    """The nested tree under ``root_id`` from a flat list of its descendants."""
-    by_parent: dict[str | None, list[WorkItem]] = {}
-    for item in below:
-        by_parent.setdefault(item.parent_id, []).append(item)
-
-    def build(parent_id: str) -> list[WorkItemNode]:
-        return [
-            WorkItemNode.model_construct(**dict(summary(child)), children=build(child.id))
-            for child in by_parent.get(parent_id, [])
-        ]
-
-    return build(root_id)
+Row = dict[str, Any]
 
 
-def progress(below: list[WorkItem]) -> Progress:
+def nest(root_id: str, below: list[Row]) -> list[Row]:
+    """The nested tree under ``root_id`` (each row gets its ``children``) from the
+    summary rows of its descendants, each parent's children in the order given."""
+    children: dict[str | None, list[Row]] = {}
+    for row in below:
+        children.setdefault(row["parent_id"], []).append(row)
+    for row in below:
+        row["children"] = children.get(row["id"], [])
+    return children.get(root_id, [])
+
+
+def progress(below: list[Row]) -> Progress:
     counts = {"active": 0, "completed": 0, "blocked": 0}
-    for item in below:
-        counts[item.status] += 1
+    for row in below:
+        counts[row["status"]] += 1
     return Progress(total=len(below), **counts)
 
 
