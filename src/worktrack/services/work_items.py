@@ -16,7 +16,6 @@ from worktrack.models.work_items import (
     WorkItem,
     WorkItemDetail,
     WorkItemPage,
-    WorkItemRecord,
     WorkItemSummary,
     checked_metadata,
 )
@@ -295,14 +294,11 @@ async def list_work_items(
     )
     scope = asdict(where)
     after = _position(decode_cursor(cursor, scope)) if cursor else None
-    rows, total = await store.list_page(conn, where, limit + 1, after)
+    rows, total = await store.list_page(conn, where, limit + 1, after, summary=detail == "summary")
     page = rows[:limit]
     more = len(rows) > limit
-    items: list[WorkItemRecord | WorkItemSummary] = (
-        list(page) if detail == "full" else [summary(item) for item in page]
-    )
     return WorkItemPage(
-        items=items,
+        items=list(page),
         total_count=total,
         next_cursor=encode_cursor([page[-1].updated_at, page[-1].id], scope) if more else None,
     )

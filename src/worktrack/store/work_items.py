@@ -170,16 +170,26 @@ class ListFilter:
 
 
 async def list_page(
-    conn: AsyncConnection, where: ListFilter, limit: int, after: tuple[datetime, str] | None
-) -> tuple[list[WorkItem], int]:
-    """One page, newest ``updated_at`` first, plus the count of all matches."""
+    conn: AsyncConnection,
+    where: ListFilter,
+    limit: int,
+    after: tuple[datetime, str] | None,
+    *,
+    summary: bool = False,
+) -> tuple[list[WorkItemSummary], int]:
+    """One page, newest ``updated_at`` first, plus the count of all matches: whole
+    ``WorkItem`` records, or with ``summary`` only the summary fields (a third of the
+    cost: no metadata to decode)."""
     conditions = where.conditions()
     total = await conn.scalar(select(func.count()).select_from(work_items).where(*conditions))
-    query = _select().where(*conditions).order_by(_w.updated_at.desc(), _w.id.desc()).limit(limit)
+    columns = SUMMARY_COLUMNS if summary else RECORD_COLUMNS
+    query = select(*columns).where(*conditions)
+    query = query.order_by(_w.updated_at.desc(), _w.id.desc()).limit(limit)
     if after is not None:
         query = query.where(tuple_(_w.updated_at, _w.id) < tuple_(*after))
+    model = WorkItemSummary if summary else WorkItem
     rows = await conn.execute(query)
-    return [_record(row) for row in rows], int(total or 0)
+    return [model.model_validate(row._asdict()) for row in rows], int(total or 0)
 
 
 def _open_blocker() -> ColumnElement[bool]:
