@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, union_all
+from sqlalchemy import bindparam, delete, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.models.work_items import Dependency
@@ -47,13 +47,17 @@ async def remove(conn: AsyncConnection, source_id: str, target_id: str, kind: st
     return (await conn.execute(statement)).rowcount == 1
 
 
+# Built once: query_work_item runs it on every call.
+_OF_ITEM = (
+    select(dependencies)
+    .where((_d.source_id == bindparam("item_id")) | (_d.target_id == bindparam("item_id")))
+    .order_by(_d.created_at, _d.source_id, _d.target_id)
+)
+
+
 async def of_item(conn: AsyncConnection, item_id: str) -> list[Dependency]:
-    query = (
-        select(dependencies)
-        .where((_d.source_id == item_id) | (_d.target_id == item_id))
-        .order_by(_d.created_at, _d.source_id, _d.target_id)
-    )
-    return [Dependency.model_validate(row._asdict()) for row in await conn.execute(query)]
+    rows = await conn.execute(_OF_ITEM, {"item_id": item_id})
+    return [Dependency.model_validate(row._asdict()) for row in rows]
 
 
 async def must_precede(conn: AsyncConnection, first: str, then: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     and_,
     bindparam,
@@ -47,17 +49,21 @@ def _under(path: str) -> ColumnElement[bool]:
     return and_(_w.path >= low, _w.path < high)
 
 
+# The hot statements are built once, with bind parameters: building one and computing its
+# cache key costs more than running it (0.06-0.8 ms here, against a 0.1 ms lookup).
+_BY_ID = _select().where(_w.id == bindparam("id"))
+_BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
+_INSERT = insert(work_items).returning(*RECORD_COLUMNS)
+
+
 async def fetch(conn: AsyncConnection, item_id: str, *, lock: bool = False) -> WorkItem | None:
-    query = _select().where(_w.id == item_id)
-    if lock:
-        query = query.with_for_update()
-    row = (await conn.execute(query)).first()
+    query = _BY_ID_FOR_UPDATE if lock else _BY_ID
+    row = (await conn.execute(query, {"id": item_id})).first()
     return None if row is None else _record(row)
 
 
 async def insert_one(conn: AsyncConnection, values: dict[str, Any]) -> WorkItem:
-    row = (await conn.execute(insert(work_items).values(**values).returning(*RECORD_COLUMNS))).one()
-    return _record(row)
+    return _record((await conn.execute(_INSERT, values)).one())
 
 
 async def update_if_version(
@@ -152,21 +158,40 @@ class ListFilter:
     text_pattern: str | None = None
     include_deleted: bool = False
 
-    def conditions(self) -> list[ColumnElement[bool]]:
-        found: list[ColumnElement[bool]] = []
-        if self.item_type:
-            found.append(_w.item_type == self.item_type)
-        if self.status:
-            found.append(_w.status == self.status)
-        if self.parent_id:
-            found.append(_w.parent_id == self.parent_id)
-        if self.root_only:
-            found.append(_w.parent_id.is_(None))
-        if self.text_pattern:
-            found.append(_w.search_text.like(self.text_pattern, escape="\\"))
-        if not self.include_deleted:
-            found.append(_w.deleted_at.is_(None))
-        return found
+    def parameters(self) -> dict[str, Any]:
+        """The value filters given, by name: bind parameters of the listing statements."""
+        given = {
+            "item_type": self.item_type,
+            "status": self.status,
+            "parent_id": self.parent_id,
+            "text_pattern": self.text_pattern,
+        }
+        return {name: value for name, value in given.items() if value}
+
+
+def _matches(name: str) -> ColumnElement[bool]:
+    if name == "text_pattern":
+        return _w.search_text.like(bindparam(name), escape="\\")
+    return _w[name] == bindparam(name)
+
+
+@functools.cache
+def _listing(
+    given: tuple[str, ...], root_only: bool, include_deleted: bool, summary: bool, after: bool
+) -> tuple[Select[Any], Select[Any]]:
+    """The count and page statements for one combination of filters, built once."""
+    conditions = [_matches(name) for name in given]
+    if root_only:
+        conditions.append(_w.parent_id.is_(None))
+    if not include_deleted:
+        conditions.append(_w.deleted_at.is_(None))
+    count = select(func.count()).select_from(work_items).where(*conditions)
+    page = select(*(SUMMARY_COLUMNS if summary else RECORD_COLUMNS)).where(*conditions)
+    if after:
+        position = tuple_(bindparam("after_at", type_=_w.updated_at.type), bindparam("after_id"))
+        page = page.where(tuple_(_w.updated_at, _w.id) < position)
+    page = page.order_by(_w.updated_at.desc(), _w.id.desc())
+    return count, page.limit(bindparam("limit", type_=Integer))
 
 
 async def list_page(
@@ -180,15 +205,16 @@ async def list_page(
     """One page, newest ``updated_at`` first, plus the count of all matches: whole
     ``WorkItem`` records, or with ``summary`` only the summary fields (a third of the
     cost: no metadata to decode)."""
-    conditions = where.conditions()
-    total = await conn.scalar(select(func.count()).select_from(work_items).where(*conditions))
-    columns = SUMMARY_COLUMNS if summary else RECORD_COLUMNS
-    query = select(*columns).where(*conditions)
-    query = query.order_by(_w.updated_at.desc(), _w.id.desc()).limit(limit)
+    given = where.parameters()
+    count, page = _listing(
+        tuple(given), where.root_only, where.include_deleted, summary, after is not None
+    )
+    total = await conn.scalar(count, given)
+    arguments = given | {"limit": limit}
     if after is not None:
-        query = query.where(tuple_(_w.updated_at, _w.id) < tuple_(*after))
+        arguments |= {"after_at": after[0], "after_id": after[1]}
     model = WorkItemSummary if summary else WorkItem
-    rows = await conn.execute(query)
+    rows = await conn.execute(page, arguments)
     return [model.model_validate(row._asdict()) for row in rows], int(total or 0)
 
 
@@ -212,8 +238,27 @@ def _open_blocker() -> ColumnElement[bool]:
     return or_(needs, blocked_by)
 
 
-def _claimable(actor: str, now: datetime) -> ColumnElement[bool]:
+def _claimable(actor: Any, now: Any) -> ColumnElement[bool]:
+    """Unclaimed, claimed by ``actor`` or with an expired lease (values or bind parameters)."""
     return or_(_w.claimed_by.is_(None), _w.claimed_by == actor, _w.claim_expires_at <= now)
+
+
+@functools.cache
+def _ready(by_type: bool, under: bool) -> Select[Any]:
+    """The ready-work statement, built once per shape: its two EXISTS subqueries make it
+    the costliest statement to build (0.8 ms, four times running it)."""
+    query = _select().where(
+        _w.status == "active",
+        _w.deleted_at.is_(None),
+        _claimable(bindparam("actor"), bindparam("now")),
+        ~_open_blocker(),
+    )
+    if by_type:
+        query = query.where(_w.item_type == bindparam("item_type"))
+    if under:
+        query = query.where(_w.path >= bindparam("low"), _w.path < bindparam("high"))
+    order = query.order_by(_w.priority, _w.created_at, _w.id)
+    return order.limit(bindparam("limit", type_=Integer))
 
 
 async def ready(
@@ -225,19 +270,13 @@ async def ready(
     item_type: str | None = None,
     under_path: str | None = None,
 ) -> list[WorkItem]:
-    query = (
-        _select()
-        .where(
-            _w.status == "active", _w.deleted_at.is_(None), _claimable(actor, now), ~_open_blocker()
-        )
-        .order_by(_w.priority, _w.created_at, _w.id)
-        .limit(limit)
-    )
+    arguments: dict[str, Any] = {"actor": actor, "now": now, "limit": limit}
     if item_type:
-        query = query.where(_w.item_type == item_type)
+        arguments["item_type"] = item_type
     if under_path:
-        query = query.where(_under(under_path))
-    return [_record(row) for row in await conn.execute(query)]
+        arguments["low"], arguments["high"] = prefix_bounds(subtree_prefix(under_path))
+    query = _ready(bool(item_type), bool(under_path))
+    return [_record(row) for row in await conn.execute(query, arguments)]
 
 
 async def set_claim(
