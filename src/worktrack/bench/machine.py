@@ -39,4 +39,6 @@ async def describe(engine: AsyncEngine) -> dict[str, str]:
         "database": await _database(engine),
         "fastmcp": metadata.version("fastmcp"),
         "sqlalchemy": metadata.version("sqlalchemy"),
+        # The machine is shared: the load says how much of it the run had.
+        "load average (1 min) before": f"{os.getloadavg()[0]:.2f}",
     }

@@ -2,8 +2,10 @@
 
 One unit is a realistic project: 45 vendors, 1,200 work items in six levels (depths 0..5)
 with 400 dependencies, 50 deployments and 10 enhancements. ``scale`` multiplies every
-count. Everything comes from one seeded random generator, so a run is repeatable and the
-ids the scenarios use are known before anything is stored.
+count, as history: the newest unit's work has the realistic mix of statuses (30% active,
+10% blocked), the older units' projects and enhancements are finished, as in a
+long-lived project. Everything comes from one seeded random generator, so a run is
+repeatable and the ids the scenarios use are known before anything is stored.
 """
 
 from __future__ import annotations
@@ -14,15 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-ITEMS_PER_LEVEL = (4, 16, 80, 240, 400, 460)  # depths 0..5: 1,200 items
+ITEMS_PER_LEVEL = (4, 16, 80, 240, 400, 460)  # depths 0..5: 1,200 items under 4 projects
 VENDORS = 45
 DEPLOYMENTS = 50
 ENHANCEMENTS = 10
 DEPENDENCIES = 400
 ACTOR = "bench-seed"
-SPAN = timedelta(days=120)  # how far back the seeded history reaches
-_STATUSES = ("completed",) * 6 + ("active",) * 3 + ("blocked",)
+SPAN = timedelta(days=365)  # how far back the seeded history reaches
 _NEARBY = 40  # a link joins items at most this many apart in creation order
+_STATUSES = ("completed",) * 6 + ("active",) * 3 + ("blocked",)
 _QUARTERS = ("2026-Q4", "2027-Q1", "2027-Q2", "2027-Q3")
 
 
@@ -102,11 +104,9 @@ def scaled(count: int, scale: float) -> int:
 
 
 class _Maker:
-    def __init__(self, seed: int, start: datetime, steps: int) -> None:
+    def __init__(self, seed: int, now: datetime) -> None:
         self.rng = random.Random(seed)
-        self.start = start
-        self.step = SPAN / max(steps, 1)
-        self.ticks = 0
+        self.start = now - SPAN - timedelta(days=1)
 
     def id(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
@@ -114,35 +114,66 @@ class _Maker:
     def hex40(self) -> str:
         return f"{self.rng.getrandbits(160):040x}"
 
-    def at(self) -> datetime:
-        """The next moment of the seeded history: strictly increasing."""
-        self.ticks += 1
-        return self.start + self.step * self.ticks
+    def at(self, n: int, count: int) -> datetime:
+        """The ``n``-th of ``count`` moments spread over the seeded history."""
+        return self.start + SPAN * ((n + 1) / (count + 1))
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where an item sits before it exists: its parent's index one level up, its root."""
+
+    depth: int
+    n: int
+    parent: int | None
+    root: int
+
+
+def _places(counts: list[int]) -> list[list[_Place]]:
+    levels: list[list[_Place]] = []
+    for depth, count in enumerate(counts):
+        above = levels[-1] if levels else []
+        level = []
+        for n in range(count):
+            # Contiguous blocks: each parent's children are neighbours, like real sessions.
+            parent = n * len(above) // count if above else None
+            root = above[parent].root if parent is not None else n
+            level.append(_Place(depth, n, parent, root))
+        levels.append(level)
+    return levels
 
 
 def build(scale: float, now: datetime, seed: int = 6) -> Project:
-    counts = [scaled(n, scale) for n in ITEMS_PER_LEVEL]
-    vendor_count, deployment_count = scaled(VENDORS, scale), scaled(DEPLOYMENTS, scale)
-    steps = sum(counts) + vendor_count + deployment_count + scaled(ENHANCEMENTS, scale) + 1
-    make = _Maker(seed, now - SPAN - timedelta(days=1), steps)
-    vendors = [_vendor(make, n) for n in range(vendor_count)]
+    make = _Maker(seed, now)
+    places = _places([scaled(n, scale) for n in ITEMS_PER_LEVEL])
+    # History runs project by project: a root's subtree is created before the next root.
+    order = sorted((p for level in places for p in level), key=lambda p: (p.root, p.depth, p.n))
+    times = {(p.depth, p.n): make.at(k, len(order)) for k, p in enumerate(order)}
+    finished_roots = len(places[0]) - min(ITEMS_PER_LEVEL[0], len(places[0]))
+    vendors = [_vendor(make, n) for n in range(scaled(VENDORS, scale))]
     levels: list[list[Item]] = []
-    for depth, count in enumerate(counts):
+    for depth, level in enumerate(places):
         above = levels[-1] if levels else []
-        # Contiguous blocks: each parent's children are neighbours, like real sessions.
         levels.append(
             [
-                _item(make, depth, n, above[n * len(above) // count] if above else None)
-                for n in range(count)
+                _item(
+                    make,
+                    place,
+                    above[place.parent] if place.parent is not None else None,
+                    times[(depth, place.n)],
+                    finished=place.root < finished_roots,
+                )
+                for place in level
             ]
         )
     items = [item for level in levels for item in level]
     tasks = [item for level in levels[2:] for item in level]
+    deployments = scaled(DEPLOYMENTS, scale)
     return Project(
         levels=levels,
         links=_links(make, tasks, scaled(DEPENDENCIES, scale)),
         vendors=vendors,
-        deployments=[_deployment(make, n, vendors, items) for n in range(deployment_count)],
+        deployments=[_deployment(make, n, deployments, vendors, items) for n in range(deployments)],
         enhancements=_enhancements(make, scaled(ENHANCEMENTS, scale)),
     )
 
@@ -182,10 +213,15 @@ def _metadata(make: _Maker, item_type: str, n: int, status: str) -> dict[str, An
     return found
 
 
-def _item(make: _Maker, depth: int, n: int, parent: Item | None) -> Item:
-    rng = make.rng
+def _item(
+    make: _Maker, place: _Place, parent: Item | None, at: datetime, *, finished: bool
+) -> Item:
+    rng, depth, n = make.rng, place.depth, place.n
     item_type = _type_of(depth, n)
-    status = "active" if depth == 0 else rng.choice(_STATUSES)
+    status = rng.choice(_STATUSES)
+    if finished or (depth == 0 and status == "completed"):
+        # Old projects are done; current ones are still open, whatever their parts are.
+        status = "completed" if finished else "active"
     done = status == "completed"
     return Item(
         id=make.id(),
@@ -198,7 +234,7 @@ def _item(make: _Maker, depth: int, n: int, parent: Item | None) -> Item:
         branch_name=f"feature/{depth}-{n}" if item_type == "task" and n % 3 == 0 else None,
         commit_hash=make.hex40() if done and n % 2 == 0 else None,
         pr_number=100 + n if done and n % 2 == 0 else None,
-        at=make.at(),
+        at=at,
     )
 
 
@@ -246,16 +282,18 @@ def _vendor(make: _Maker, n: int) -> Vendor:
             },
             "manifest_compliant": n % 5 != 0,
         },
-        at=make.at(),
+        at=make.start + timedelta(minutes=n),
     )
 
 
-def _deployment(make: _Maker, n: int, vendors: list[Vendor], items: list[Item]) -> Deployment:
+def _deployment(
+    make: _Maker, n: int, count: int, vendors: list[Vendor], items: list[Item]
+) -> Deployment:
     rng = make.rng
     commit = make.hex40()
     return Deployment(
         id=make.id(),
-        deployed_at=make.at(),
+        deployed_at=make.at(n, count),
         commit_hash=commit,
         metadata={
             "pr_number": 1000 + n,
@@ -271,6 +309,7 @@ def _deployment(make: _Maker, n: int, vendors: list[Vendor], items: list[Item]) 
 
 def _enhancements(make: _Maker, count: int) -> list[Enhancement]:
     found: list[Enhancement] = []
+    current = count - min(ENHANCEMENTS, count)  # the older ones are all completed
     for n in range(count):
         # Each may depend on one earlier enhancement of its unit of ten: never a cycle.
         earlier = found[-(n % ENHANCEMENTS) :] if n % ENHANCEMENTS else []
@@ -281,11 +320,13 @@ def _enhancements(make: _Maker, count: int) -> list[Enhancement]:
                 title=f"Enhancement {n}: support scanned statements",
                 description=f"Add OCR fallback for vendor layouts, step {n}.\nDetails follow.",
                 priority=1 + n % 5,
-                status=("planned", "approved", "implementing", "completed")[n % 4],
+                status=("planned", "approved", "implementing", "completed")[n % 4]
+                if n >= current
+                else "completed",
                 target_quarter=_QUARTERS[n % len(_QUARTERS)],
                 requires_constitutional_principles=["Test-first"],
                 depends_on_ids=needs,
-                at=make.at(),
+                at=make.at(n, count),
             )
         )
     return found

@@ -114,6 +114,14 @@ def summary(results: Results) -> list[str]:
             f"{len(answered)}: {statistics.median(answered):.3f} s (connected after "
             f"{connected:.3f} s; slowest {answered[-1]:.3f} s)"
         )
+    floor = results.database_floor
+    if floor:
+        trip, commit = floor["round_trip"], floor["insert_commit"]
+        lines.append(
+            f"database floor (raw driver, no SQLAlchemy), p50 / p95: round trip "
+            f"{trip.p50:.3f} / {trip.p95:.3f} ms; one-row INSERT + COMMIT "
+            f"{commit.p50:.3f} / {commit.p95:.3f} ms"
+        )
     listed = results.tools_list_chars
     lines.append(
         f"tools/list: all tools {tokens(listed.get('all', 0)):,} tokens; work_items toolset "

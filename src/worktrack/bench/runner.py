@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import tempfile
 import time
@@ -14,7 +15,7 @@ from typing import Any
 
 from fastmcp import Client
 
-from worktrack.bench import machine, project, scenarios, scratch, seeding
+from worktrack.bench import floors, machine, project, scenarios, scratch, seeding
 from worktrack.bench.measure import HandlerTiming, Stats
 from worktrack.bench.scenarios import Landmarks, Scenario
 from worktrack.bench.servers import NOOP, bench_server
@@ -62,6 +63,7 @@ class Results:
     cold_start: list[ColdStart] = field(default_factory=list)
     tools_list_chars: dict[str, int] = field(default_factory=dict)
     peak_rss_kib: dict[str, int] = field(default_factory=dict)
+    database_floor: dict[str, Stats] = field(default_factory=dict)
 
 
 async def run(options: Options, progress: Progress = lambda _line: None) -> Results:
@@ -78,7 +80,10 @@ async def run(options: Options, progress: Progress = lambda _line: None) -> Resu
             run = _Run(
                 _settings(url, directory), directory, Landmarks.of(seeded), results, progress
             )
+            progress("database floor (raw driver)")
+            results.database_floor = await floors.measure(url, max(20, options.iterations))
             await _measure(run, chosen)
+            results.machine["load average (1 min) after"] = f"{os.getloadavg()[0]:.2f}"
     results.peak_rss_kib = {
         "bench_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "served_processes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,

@@ -30,15 +30,17 @@ class Landmarks:
 
     @classmethod
     def of(cls, project: Project) -> Landmarks:
+        """Places in the newest project, where current work happens (the last item of
+        each level belongs to the last root: children come in contiguous blocks)."""
         levels = project.levels
         return cls(
             vendor_name=project.vendors[len(project.vendors) // 2].name,
-            leaf_id=levels[5][len(levels[5]) // 2].id,
-            root_id=levels[0][0].id,
+            leaf_id=levels[5][-1].id,
+            root_id=levels[0][-1].id,
             create_under=levels[4][-1].id,
-            update_id=levels[3][len(levels[3]) // 3].id,
+            update_id=levels[3][-1].id,
             deployment_vendor_ids=[v.id for v in project.vendors[:2]],
-            deployment_item_ids=[levels[3][len(levels[3]) // 3].id],
+            deployment_item_ids=[levels[3][-1].id],
         )
 
     def next_call(self) -> int:
