@@ -12,7 +12,7 @@ from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from worktrack.bench import rows
-from worktrack.bench.project import Project
+from worktrack.bench.project import ACTOR, Project
 from worktrack.tables import (
     change_log,
     dependencies,
@@ -48,11 +48,12 @@ async def _insert(conn: AsyncConnection, table: Table, found: Sequence[dict[str,
         await conn.execute(insert(table), list(chunk))
 
 
-def _item_rows(project: Project) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _item_rows(project: Project, actor: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     paths: dict[str, str] = {}
     items, changes = [], []
     for item in project.items:  # level by level: a parent's path is known before its child's
-        row, change = rows.work_item(item, paths[item.parent.id] if item.parent else None)
+        parent_path = paths[item.parent.id] if item.parent else None
+        row, change = rows.work_item(item, parent_path, actor)
         paths[item.id] = row["path"]
         items.append(row)
         changes.append(change)
@@ -63,12 +64,12 @@ def _flatten(groups: Iterable[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     return [row for group in groups for row in group]
 
 
-async def seed(engine: AsyncEngine, project: Project) -> Counts:
+async def seed(engine: AsyncEngine, project: Project, actor: str = ACTOR) -> Counts:
     """Insert the whole project in one transaction."""
-    item_rows, item_changes = _item_rows(project)
-    vendor_rows = [rows.vendor(v) for v in project.vendors]
-    deployment_rows = [rows.deployment(d) for d in project.deployments]
-    enhancement_rows = [rows.enhancement(e) for e in project.enhancements]
+    item_rows, item_changes = _item_rows(project, actor)
+    vendor_rows = [rows.vendor(v, actor) for v in project.vendors]
+    deployment_rows = [rows.deployment(d, actor) for d in project.deployments]
+    enhancement_rows = [rows.enhancement(e, actor) for e in project.enhancements]
     history = (
         [change for _, change in vendor_rows]
         + item_changes
@@ -77,7 +78,8 @@ async def seed(engine: AsyncEngine, project: Project) -> Counts:
     async with engine.begin() as conn:
         await _insert(conn, vendors, [row for row, _ in vendor_rows])
         await _insert(conn, work_items, item_rows)
-        await _insert(conn, dependencies, [rows.dependency(link) for link in project.links])
+        links = [rows.dependency(link, actor) for link in project.links]
+        await _insert(conn, dependencies, links)
         await _insert(conn, deployments, [row for row, _, _ in deployment_rows])
         await _insert(conn, deployment_vendors, _flatten(v for _, v, _ in deployment_rows))
         await _insert(conn, deployment_work_items, _flatten(w for _, _, w in deployment_rows))
