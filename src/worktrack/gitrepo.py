@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import git
+if TYPE_CHECKING:
+    import git
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,10 @@ class GitState:
 
 
 def _open(repo: Path) -> git.Repo | None:
+    # Imported here, in the worker thread: GitPython costs ~50 ms of a server's cold
+    # start, and most calls never read the repository.
+    import git
+
     try:
         return git.Repo(repo, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):

@@ -20,8 +20,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from worktrack.errors import UnavailableError
 
 LOCK_TIMEOUT_SECONDS = 5.0
@@ -55,6 +53,8 @@ def update(
 ) -> str:
     """Read the file, pass its text (None if absent) to ``change`` and write what it returns,
     all under the lock, so concurrent read-modify-write cycles never lose an update."""
+    from filelock import FileLock, Timeout  # on first write: not needed to start serving
+
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with FileLock(lock_path(path), timeout=timeout):
