@@ -51,7 +51,7 @@ def _check(stdout: str, results: dict[str, Any], backend: str) -> None:
         assert (m["stdio"] is not None) == (name in READS), name
         assert m["result_chars"] > 0, name
     assert results["counts"]["work_items"] > 0
-    assert len(results["cold_start"]) == 1
+    assert len(results["cold_start"]) == len(results["cold_start_floor"]) == 1
     assert set(results["tools_list_chars"]) == {"all", "work_items"}
     assert set(results["database_floor"]) == {"round_trip", "insert_commit"}
     judged = {(t["what"], t["measure"]) for t in results["targets"]}

@@ -61,6 +61,7 @@ class Results:
     seed_seconds: float
     scenarios: list[Measured] = field(default_factory=list)
     cold_start: list[ColdStart] = field(default_factory=list)
+    cold_start_floor: list[ColdStart] = field(default_factory=list)
     tools_list_chars: dict[str, int] = field(default_factory=dict)
     peak_rss_kib: dict[str, int] = field(default_factory=dict)
     database_floor: dict[str, Stats] = field(default_factory=dict)
@@ -221,8 +222,10 @@ async def _in_memory(run: _Run, client: Client[Any], app: App, scenario: Scenari
 async def _over_stdio(run: _Run, spawner: Spawner, reads: list[Scenario]) -> None:
     options, marks = run.options, run.marks
     probe = {"name": marks.vendor_name}
-    for n in range(options.cold_starts):
+    for n in range(options.cold_starts):  # alternating with the floor: both see one load
         run.progress(f"cold start {n + 1}/{options.cold_starts}")
+        floor = await cold_start(spawner.floor_server(), "ping", {})
+        run.results.cold_start_floor.append(floor)
         run.results.cold_start.append(
             await cold_start(spawner.serve(), "query_vendor_status", probe)
         )

@@ -16,6 +16,16 @@ from mcp.types import CallToolResult
 
 from worktrack.settings import Settings
 
+# The least a FastMCP server on stdio can be: what any Python MCP server starts from.
+FLOOR_SERVER = """
+from fastmcp import FastMCP
+server = FastMCP("floor")
+@server.tool
+def ping() -> str:
+    return "pong"
+server.run(show_banner=False)
+"""
+
 
 @dataclass(frozen=True)
 class Spawner:
@@ -60,6 +70,9 @@ class Spawner:
 
     def noop_server(self) -> StdioTransport:
         return self._transport([sys.executable, "-m", "worktrack.bench.servers"])
+
+    def floor_server(self) -> StdioTransport:
+        return self._transport([sys.executable, "-c", FLOOR_SERVER])
 
 
 async def call(client: Client[Any], tool: str, arguments: dict[str, Any]) -> CallToolResult:
