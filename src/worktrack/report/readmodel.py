@@ -4,13 +4,14 @@ one transaction into the read model's frozen rows."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from worktrack.hierarchy import ancestor_ids
 from worktrack.report import queries as q
 from worktrack.report.model import (
     Change,
@@ -30,7 +31,7 @@ async def load(conn: AsyncConnection, since: datetime | None = None) -> Snapshot
     names = await _vendor_names(conn, q.NAMES if since is None else q.NAMES_WITH_SINCE, window)
     snapshot = Snapshot(
         vendors=await _vendors(conn),
-        work_items=[WorkItem(*row) for row in (await conn.execute(q.WORK_ITEMS)).all()],
+        work_items=await _work_items(conn),
         deployments=await _deployments(conn, q.RECENT, window, names),
         enhancements=[Enhancement(*row) for row in await conn.execute(q.ENHANCEMENTS)],
     )
@@ -42,6 +43,20 @@ async def load(conn: AsyncConnection, since: datetime | None = None) -> Snapshot
         changes=await _changes(conn, since),
         new_deployments=await _deployments(conn, q.SINCE, window, names),
     )
+
+
+async def _work_items(conn: AsyncConnection) -> list[WorkItem]:
+    """The listed items and their ancestors, siblings in report order: two statements
+    whatever the depth (an item's ancestors are the ids on its path)."""
+    listed = (await conn.execute(q.LISTED_WORK_ITEMS)).all()
+    shown = {row.id for row in listed}
+    above = {a for row in listed for a in ancestor_ids(row.path)} - shown
+    rows = [*listed, *await conn.execute(q.WORK_ITEMS_BY_ID, {"ids": sorted(above)})]
+    rows.sort(key=lambda row: (row.priority, row.created_at, row.id))
+    return [WorkItem(*row[:_ITEM_FIELDS]) for row in rows]
+
+
+_ITEM_FIELDS = len(fields(WorkItem))
 
 
 def _count(results: Mapping[str, Any], key: str) -> int:
