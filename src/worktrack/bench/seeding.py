@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from worktrack.bench import rows
@@ -86,6 +86,11 @@ async def seed(engine: AsyncEngine, project: Project, actor: str = ACTOR) -> Cou
         await _insert(conn, enhancements, [row for row, _, _ in enhancement_rows])
         await _insert(conn, enhancement_dependencies, _flatten(d for _, d, _ in enhancement_rows))
         await _insert(conn, change_log, sorted(history, key=_changed_at))
+    if engine.dialect.name == "postgresql":
+        # Autovacuum would analyse a live database after such growth; without statistics
+        # the planner guesses (ready_work took 10 ms at 100,000 items, 1.4 ms analysed).
+        async with engine.begin() as conn:
+            await conn.execute(text("ANALYZE"))
     return Counts(
         work_items=len(item_rows),
         dependencies=len(project.links),
