@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import fields, replace
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Select
@@ -49,14 +50,18 @@ async def _work_items(conn: AsyncConnection) -> list[WorkItem]:
     """The listed items and their ancestors, siblings in report order: two statements
     whatever the depth (an item's ancestors are the ids on its path)."""
     listed = (await conn.execute(q.LISTED_WORK_ITEMS)).all()
-    shown = {row.id for row in listed}
-    above = {a for row in listed for a in ancestor_ids(row.path)} - shown
+    shown = {row[0] for row in listed}
+    above = {a for row in listed for a in ancestor_ids(row[_PATH])} - shown
     rows = [*listed, *await conn.execute(q.WORK_ITEMS_BY_ID, {"ids": sorted(above)})]
-    rows.sort(key=lambda row: (row.priority, row.created_at, row.id))
-    return [WorkItem(*row[:_ITEM_FIELDS]) for row in rows]
+    rows.sort(key=_REPORT_ORDER)
+    return [WorkItem(*row[:_PRIORITY]) for row in rows]
 
 
-_ITEM_FIELDS = len(fields(WorkItem))
+# Rows of q.LISTED_WORK_ITEMS are WorkItem's fields, then priority and path; sorted by
+# position (a named lookup per row cost a third of the section).
+_ITEM_FIELDS = [f.name for f in fields(WorkItem)]
+_PRIORITY, _PATH = len(_ITEM_FIELDS), len(_ITEM_FIELDS) + 1
+_REPORT_ORDER = itemgetter(_PRIORITY, _ITEM_FIELDS.index("created_at"), _ITEM_FIELDS.index("id"))
 
 
 def _count(results: Mapping[str, Any], key: str) -> int:
