@@ -54,6 +54,7 @@ def _check(stdout: str, results: dict[str, Any], backend: str) -> None:
     assert len(results["cold_start"]) == len(results["cold_start_floor"]) == 1
     assert set(results["tools_list_chars"]) == {"all", "work_items"}
     assert set(results["database_floor"]) == {"round_trip", "insert_commit"}
+    assert results["peak_rss_kib"]["served_process"] > 0
     judged = {(t["what"], t["measure"]) for t in results["targets"]}
     assert ("cold_start", "seconds") in judged
     assert ("tools_list_work_items", "tokens") in judged

@@ -130,10 +130,11 @@ def summary(results: Results) -> list[str]:
         f"{tokens(listed.get('work_items', 0)):,} tokens"
     )
     rss = results.peak_rss_kib
+    served = rss.get("served_process")
     lines += [
-        f"peak RSS: served processes {rss.get('served_processes', 0) / 1024:.0f} MiB, "
-        f"benchmark process (in-memory server, seeding) "
-        f"{rss.get('bench_process', 0) / 1024:.0f} MiB",
+        f"peak RSS: `worktrack serve` after all the reads "
+        f"{'–' if served is None else f'{served / 1024:.0f} MiB'}; the benchmark process "
+        f"(in-memory server, seeding) {rss.get('bench_process', 0) / 1024:.0f} MiB",
         "",
         *target_table(results),
     ]

@@ -20,7 +20,7 @@ from worktrack.bench import floors, machine, project, scenarios, scratch, seedin
 from worktrack.bench.measure import HandlerTiming, Stats
 from worktrack.bench.scenarios import Landmarks, Scenario
 from worktrack.bench.servers import NOOP, bench_server
-from worktrack.bench.stdio import ColdStart, Spawner, call, cold_start
+from worktrack.bench.stdio import ColdStart, Spawner, call, cold_start, peak_rss_kib
 from worktrack.db import create_engine, source_of
 from worktrack.server import create_server, open_app
 from worktrack.services.app import App
@@ -86,10 +86,7 @@ async def run(options: Options, progress: Progress = lambda _line: None) -> Resu
             results.database_floor = await floors.measure(url, max(20, options.iterations))
             await _measure(run, chosen)
             results.machine["load average (1 min) after"] = f"{os.getloadavg()[0]:.2f}"
-    results.peak_rss_kib = {
-        "bench_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        "served_processes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-    }
+    results.peak_rss_kib["bench_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return results
 
 
@@ -137,8 +134,10 @@ class _Run:
 
 async def _measure(run: _Run, chosen: list[Scenario]) -> None:
     app = (await open_app(run.settings)).acting_as("bench")
+    server = bench_server(run.settings, run.timing)
+    gc.freeze()  # as `worktrack serve` does once it has started
     try:
-        async with Client(bench_server(run.settings, run.timing)) as client:
+        async with Client(server) as client:
             if any(s.name == "list_deep_page" for s in chosen):
                 run.marks.deep_cursor = await _deep_cursor(client, run.results.counts.work_items)
             reads = [s for s in chosen if not s.write]
@@ -149,6 +148,7 @@ async def _measure(run: _Run, chosen: list[Scenario]) -> None:
             for scenario in (s for s in chosen if s.write):
                 await _in_memory(run, client, app, scenario)
     finally:
+        gc.unfreeze()
         await app.db.dispose()
     run.results.tools_list_chars = {
         "all": await _tools_list_chars(run.settings),
@@ -243,6 +243,9 @@ async def _over_stdio(run: _Run, spawner: Spawner, reads: list[Scenario]) -> Non
             ][options.warmup :]
             measured[scenario.name].stdio = Stats.of([read for read, _ in pairs])
             measured[scenario.name].stdio_noop = Stats.of([noop for _, noop in pairs])
+        served_peak = peak_rss_kib(" serve")  # after every read, the report included
+        if served_peak is not None:
+            run.results.peak_rss_kib["served_process"] = served_peak
 
 
 async def _pair(

@@ -84,6 +84,23 @@ async def call(client: Client[Any], tool: str, arguments: dict[str, Any]) -> Cal
     return result
 
 
+def peak_rss_kib(command_part: str) -> int | None:
+    """The peak RSS (VmHWM) of this process's live children whose command line contains
+    ``command_part``, from /proc (Linux); None elsewhere. Not getrusage(RUSAGE_CHILDREN):
+    it counts a child's pages at fork, before exec, so it reports the parent's size."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            status = (entry / "status").read_text()
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile, or not ours to read
+        if ppid == os.getpid() and command_part in command:
+            found += [int(line.split()[1]) for line in status.splitlines() if "VmHWM" in line]
+    return max(found) if found else None
+
+
 @dataclass(frozen=True)
 class ColdStart:
     connected: float  # seconds from spawn until the client is connected
