@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import shlex
@@ -73,7 +74,12 @@ def serve(
             return
         if sys.stdin.isatty():
             typer.echo(connection_help(executable(), server_env(settings).values), err=True)
-        create_server(settings).run(show_banner=False)
+        server = create_server(settings)
+        # What start-up built (modules, tool schemas) lives as long as the process: moved
+        # out of the collector's sight, full collections stop re-walking it on every big
+        # result (the status report's p95 at 100,000 items: 213 ms -> 105 ms).
+        gc.freeze()
+        server.run(show_banner=False)
     except SchemaError as error:
         typer.echo(f"worktrack: {error.message}", err=True)
         raise typer.Exit(2) from None
@@ -378,3 +384,65 @@ def import_legacy(
     typer.echo(result.model_dump_json(indent=2) if as_json else describe(result))
     if not result.success:
         raise typer.Exit(1)
+
+
+@app.command()
+def bench(
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="a Postgres server to create (and drop) a scratch database on, e.g. "
+            "postgresql+asyncpg://postgres@127.0.0.1:5432/test; default: a temporary SQLite file",
+        ),
+    ] = None,
+    scale: Annotated[
+        float | None,
+        typer.Option(
+            "--scale",
+            help="multiply the realistic project (45 vendors, 1,200 work items, 50 "
+            "deployments, 10 enhancements); 83 gives about 100,000 items",
+        ),
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="small data, few iterations: proves it works (CI)")
+    ] = False,
+    iterations: Annotated[
+        int | None, typer.Option("--iterations", min=1, help="timed calls per scenario")
+    ] = None,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option("--scenario", help="measure only this scenario (repeatable)"),
+    ] = None,
+    stdio: Annotated[
+        bool, typer.Option("--stdio/--no-stdio", help="also spawn servers: stdio and cold start")
+    ] = True,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="also write the results here as JSON")
+    ] = None,
+) -> None:
+    """Measure latency, sizes and start-up on a seeded scratch database; print a table."""
+
+    from worktrack.bench import report, runner, scenarios
+
+    if database_url is not None and not database_url.startswith("postgresql"):
+        raise typer.BadParameter("a postgresql+asyncpg:// server URL", param_hint="--database-url")
+    try:
+        scenarios.chosen(tuple(scenario or ()))
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--scenario") from None
+    given_iterations = iterations or (10 if quick else 200)
+    options = runner.Options(
+        database_url=database_url,
+        scale=scale if scale is not None else (0.05 if quick else 1.0),
+        iterations=given_iterations,
+        warmup=max(2, given_iterations // 10),
+        scenarios=tuple(scenario or ()),
+        stdio=stdio,
+        cold_starts=1 if quick else 5,
+    )
+    results = asyncio.run(runner.run(options, lambda line: typer.echo(line, err=True)))
+    typer.echo("\n".join(report.summary(results)))
+    if json_path is not None:
+        json_path.write_text(json.dumps(report.as_json(results), indent=2, default=str) + "\n")
+        typer.echo(f"wrote {json_path}", err=True)

@@ -18,8 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import git
+if TYPE_CHECKING:
+    import git
 
 from worktrack.errors import ValidationError
 
@@ -32,6 +34,10 @@ class GitState:
 
 
 def _open(repo: Path) -> git.Repo | None:
+    # Imported here, in the worker thread: GitPython costs ~50 ms of a server's cold
+    # start, and most calls never read the repository.
+    import git
+
     try:
         return git.Repo(repo, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):

@@ -21,8 +21,6 @@ import tempfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from worktrack.errors import UnavailableError
 
 LOCK_TIMEOUT_SECONDS = 5.0
@@ -56,6 +54,8 @@ def update(
 ) -> str:
     """Read the file, pass its text (None if absent) to ``change`` and write what it returns,
     all under the lock, so concurrent read-modify-write cycles never lose an update."""
+    from filelock import FileLock, Timeout  # on first write: not needed to start serving
+
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with FileLock(lock_path(path), timeout=timeout):
@@ -69,6 +69,8 @@ def update(
 @contextlib.asynccontextmanager
 async def locked(path: Path, timeout: float = LOCK_TIMEOUT_SECONDS) -> AsyncIterator[None]:
     """Hold the file's writer lock across async work (acquired and released in threads)."""
+    from filelock import FileLock, Timeout
+
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(lock_path(path), timeout=timeout, thread_local=False)
     try:

@@ -1,16 +1,16 @@
-"""The report's SQL: one statement per section, built once at import (building and
-cache-keying a statement costs more than running the small ones).
+"""The report's SQL: one statement per section (two for work items), built once at
+import (building and cache-keying a statement costs more than running the small ones).
 
-Each returns what its section shows, already in the order the section shows it, so the
-number of statements never depends on how much data there is.
+Each returns what its section shows, in the order the section shows it (work items are
+ordered once their ancestors have joined them), so the number of statements never
+depends on how much data there is.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, or_, select, text
-from sqlalchemy.orm import aliased
+from sqlalchemy import Select, bindparam, or_, select, text
 
 from worktrack.tables import (
     change_log,
@@ -37,39 +37,28 @@ VENDORS = select(
 ).order_by(vendors.c.name_key, vendors.c.id)
 
 
-def _listed_work_items() -> Select[Any]:
-    """Live items that are active or blocked, with all their ancestors so each tree is
-    whole, siblings in report order (priority, created_at, id)."""
-    listed = and_(work_items.c.deleted_at.is_(None), work_items.c.status.in_(LISTED_STATUSES))
-    # Walk up from the listed items' parents only: few ids, so the recursion stays small.
-    above = (
-        select(work_items.c.parent_id.label("id"))
-        .where(listed, work_items.c.parent_id.is_not(None))
-        .cte("above", recursive=True)
-    )
-    parent = aliased(work_items)
-    above = above.union(
-        select(parent.c.parent_id)
-        .join(above, parent.c.id == above.c.id)
-        .where(parent.c.parent_id.is_not(None))
-    )
-    return (
-        select(
-            work_items.c.id,
-            work_items.c.version,
-            work_items.c.title,
-            work_items.c.item_type,
-            work_items.c.status,
-            work_items.c.parent_id,
-            work_items.c.created_at,
-            work_items.c.branch_name,
-        )
-        .where(or_(listed, work_items.c.id.in_(select(above.c.id))))
-        .order_by(work_items.c.priority, work_items.c.created_at, work_items.c.id)
-    )
-
-
-WORK_ITEMS = _listed_work_items()
+# Live items that are active or blocked, and (by id) the ancestors they need so each tree
+# is whole; ``readmodel`` reads the ancestors' ids off the listed items' paths. (One
+# recursive query did both, but Postgres misjudges the recursion and scans the table at
+# every step: 190 ms at 100,000 items, against 7 ms for these two.)
+_ITEM_COLUMNS = (
+    work_items.c.id,
+    work_items.c.version,
+    work_items.c.title,
+    work_items.c.item_type,
+    work_items.c.status,
+    work_items.c.parent_id,
+    work_items.c.created_at,
+    work_items.c.branch_name,
+    work_items.c.priority,  # for the order (priority, created_at, id)
+    work_items.c.path,  # for the ancestors
+)
+LISTED_WORK_ITEMS = select(*_ITEM_COLUMNS).where(
+    work_items.c.deleted_at.is_(None), work_items.c.status.in_(LISTED_STATUSES)
+)
+WORK_ITEMS_BY_ID = select(*_ITEM_COLUMNS).where(
+    work_items.c.id.in_(bindparam("ids", expanding=True))
+)
 
 DEPLOYMENTS = select(
     deployments.c.id, deployments.c.deployed_at, deployments.c.commit_hash, deployments.c.metadata

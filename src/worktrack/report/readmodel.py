@@ -4,14 +4,16 @@ one transaction into the read model's frozen rows."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack import tables
+from worktrack.hierarchy import ancestor_ids
 from worktrack.report import queries as q
 from worktrack.report.model import (
     Change,
@@ -32,7 +34,7 @@ async def load(conn: AsyncConnection, since: datetime | None = None) -> Snapshot
     names = await _vendor_names(conn, q.NAMES if since is None else q.NAMES_WITH_SINCE, window)
     snapshot = Snapshot(
         vendors=await _vendors(conn),
-        work_items=[WorkItem(*row) for row in (await conn.execute(q.WORK_ITEMS)).all()],
+        work_items=await _work_items(conn),
         deployments=await _deployments(conn, q.RECENT, window, names),
         enhancements=[Enhancement(*row) for row in await conn.execute(q.ENHANCEMENTS)],
     )
@@ -60,6 +62,24 @@ def _shown(snapshot: Snapshot) -> None:
             tap.touched(table, row.id)
 
 
+async def _work_items(conn: AsyncConnection) -> list[WorkItem]:
+    """The listed items and their ancestors, siblings in report order: two statements
+    whatever the depth (an item's ancestors are the ids on its path)."""
+    listed = (await conn.execute(q.LISTED_WORK_ITEMS)).all()
+    shown = {row[0] for row in listed}
+    above = {a for row in listed for a in ancestor_ids(row[_PATH])} - shown
+    rows = [*listed, *await conn.execute(q.WORK_ITEMS_BY_ID, {"ids": sorted(above)})]
+    rows.sort(key=_REPORT_ORDER)
+    return [WorkItem(*row[:_PRIORITY]) for row in rows]
+
+
+# Rows of q.LISTED_WORK_ITEMS are WorkItem's fields, then priority and path; sorted by
+# position (a named lookup per row cost a third of the section).
+_ITEM_FIELDS = [f.name for f in fields(WorkItem)]
+_PRIORITY, _PATH = len(_ITEM_FIELDS), len(_ITEM_FIELDS) + 1
+_REPORT_ORDER = itemgetter(_PRIORITY, _ITEM_FIELDS.index("created_at"), _ITEM_FIELDS.index("id"))
+
+
 def _count(results: Mapping[str, Any], key: str) -> int:
     value = results.get(key)
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
@@ -71,20 +91,23 @@ def _object(value: Any) -> dict[str, Any]:
 
 async def _vendors(conn: AsyncConnection) -> list[Vendor]:
     found = []
-    for row in await conn.execute(q.VENDORS):
-        meta = _object(row.metadata)
+    # Unpacked: looking columns up by name on each row cost more than building the row.
+    for vendor_id, version, name, status, extractor_version, metadata in await conn.execute(
+        q.VENDORS
+    ):
+        meta = _object(metadata)
         results = _object(meta.get("test_results"))
         found.append(
             Vendor(
-                id=row.id,
-                version=row.version,
-                name=row.name,
-                status=row.status,
-                passing=_count(results, "passing"),
-                total=_count(results, "total"),
-                skipped=_count(results, "skipped"),
-                formats=supported_formats(_object(meta.get("format_support"))),
-                extractor_version=row.extractor_version,
+                vendor_id,
+                version,
+                name,
+                status,
+                _count(results, "passing"),
+                _count(results, "total"),
+                _count(results, "skipped"),
+                supported_formats(_object(meta.get("format_support"))),
+                extractor_version,
             )
         )
     return found

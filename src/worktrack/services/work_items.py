@@ -15,7 +15,6 @@ from worktrack.models.work_items import (
     Progress,
     WorkItem,
     WorkItemDetail,
-    WorkItemNode,
     WorkItemPage,
     WorkItemRecord,
     WorkItemSummary,
@@ -296,21 +295,16 @@ async def query_work_item(
     include_dependencies: bool = True,
 ) -> WorkItemDetail:
     item = await load_any(conn, id)
-    above = ancestor_ids(item.path)
     if item.archived_at is None:
-        # Children move to the archive before their parents, so an active item's ancestors
-        # are all active, and its children shown are the active ones.
-        found = await store.fetch_many(conn, above)
-        below = await store.descendants(conn, item.path, include_deleted=False)
+        related = await store.family(conn, item.path)
     else:
-        found = await store.fetch_many(conn, above) + await archive_store.fetch_many(conn, above)
-        below = await archive_store.descendants(conn, item.path)
-    ancestors = sorted(found, key=lambda a: a.depth)
+        related = await _archived_family(conn, item)
+    below = [row for row in related if row["depth"] > item.depth]
     links = await dependency_store.of_item(conn, item.id) if include_dependencies else []
     return WorkItemDetail.model_validate(
         {
             **dict(item),
-            "ancestors": [summary(a) for a in ancestors],
+            "ancestors": [row for row in related if row["depth"] < item.depth],
             "children": nest(item.id, below) if include_children else [],
             "dependencies": links,
             "progress": progress(below),
@@ -318,25 +312,37 @@ async def query_work_item(
     )
 
 
-def nest(root_id: str, below: list[WorkItem]) -> list[WorkItemNode]:
-    """The nested tree under ``root_id`` from a flat list of its descendants."""
-    by_parent: dict[str | None, list[WorkItem]] = {}
-    for item in below:
-        by_parent.setdefault(item.parent_id, []).append(item)
-
-    def build(parent_id: str) -> list[WorkItemNode]:
-        return [
-            WorkItemNode.model_construct(**dict(summary(child)), children=build(child.id))
-            for child in by_parent.get(parent_id, [])
-        ]
-
-    return build(root_id)
+Row = dict[str, Any]
 
 
-def progress(below: list[WorkItem]) -> Progress:
+async def _archived_family(conn: AsyncConnection, item: WorkItem) -> list[Row]:
+    """An archived item's ancestors (active or archived) and its descendants, which are
+    all archived (children move first), as summary rows in family order."""
+    above = ancestor_ids(item.path)
+    found = [
+        *await store.fetch_many(conn, above),
+        *await archive_store.fetch_many(conn, above),
+        *await archive_store.descendants(conn, item.path),
+    ]
+    found.sort(key=lambda row: (row.depth, row.created_at, row.id))
+    return [{f: getattr(row, f) for f in SUMMARY_FIELDS} for row in found]
+
+
+def nest(root_id: str, below: list[Row]) -> list[Row]:
+    """The nested tree under ``root_id`` (each row gets its ``children``) from the
+    summary rows of its descendants, each parent's children in the order given."""
+    children: dict[str | None, list[Row]] = {}
+    for row in below:
+        children.setdefault(row["parent_id"], []).append(row)
+    for row in below:
+        row["children"] = children.get(row["id"], [])
+    return children.get(root_id, [])
+
+
+def progress(below: list[Row]) -> Progress:
     counts = {"active": 0, "completed": 0, "blocked": 0}
-    for item in below:
-        counts[item.status] += 1
+    for row in below:
+        counts[row["status"]] += 1
     return Progress(total=len(below), **counts)
 
 
@@ -362,15 +368,21 @@ async def list_work_items(
     )
     scope = asdict(where) | ({"archived": True} if archived else {})
     after = _position(decode_cursor(cursor, scope)) if cursor else None
-    page_of = archive_store.list_page if archived else store.list_page
-    rows, total = await page_of(conn, where, limit + 1, after)
+    if archived:
+        # The archive is listed as whole records (it is not a hot path).
+        found, total = await archive_store.list_page(conn, where, limit + 1, after)
+        rows: list[WorkItemRecord | WorkItemSummary] = (
+            list(found) if detail == "full" else [summary(item) for item in found]
+        )
+    else:
+        listed, total = await store.list_page(
+            conn, where, limit + 1, after, summary=detail == "summary"
+        )
+        rows = list(listed)
     page = rows[:limit]
     more = len(rows) > limit
-    items: list[WorkItemRecord | WorkItemSummary] = (
-        list(page) if detail == "full" else [summary(item) for item in page]
-    )
     return WorkItemPage(
-        items=items,
+        items=list(page),
         total_count=total,
         next_cursor=encode_cursor([page[-1].updated_at, page[-1].id], scope) if more else None,
     )

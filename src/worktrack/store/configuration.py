@@ -18,8 +18,9 @@ _c = configuration.c
 
 
 def _record(row: Any, *, written: bool = False) -> Configuration:
-    tap.row(configuration, row._mapping, written=written)
-    return Configuration.model_validate(row._mapping)
+    values = row._asdict()
+    tap.row(configuration, values, written=written)
+    return Configuration.model_validate(values)
 
 
 async def fetch(conn: AsyncConnection) -> Configuration | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, union_all
+from sqlalchemy import bindparam, delete, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.models.work_items import Dependency
@@ -41,8 +41,9 @@ async def of_pair(
     row = (await conn.execute(query)).first()
     if row is None:
         return None
-    tap.row(dependencies, row._mapping)
-    return Dependency.model_validate(row._mapping)
+    values = row._asdict()
+    tap.row(dependencies, values)
+    return Dependency.model_validate(values)
 
 
 async def remove(conn: AsyncConnection, source_id: str, target_id: str, kind: str) -> bool:
@@ -56,13 +57,16 @@ async def remove(conn: AsyncConnection, source_id: str, target_id: str, kind: st
     return removed
 
 
+# Built once: query_work_item runs it on every call.
+_OF_ITEM = (
+    select(dependencies)
+    .where((_d.source_id == bindparam("item_id")) | (_d.target_id == bindparam("item_id")))
+    .order_by(_d.created_at, _d.source_id, _d.target_id)
+)
+
+
 async def of_item(conn: AsyncConnection, item_id: str) -> list[Dependency]:
-    query = (
-        select(dependencies)
-        .where((_d.source_id == item_id) | (_d.target_id == item_id))
-        .order_by(_d.created_at, _d.source_id, _d.target_id)
-    )
-    rows = [dict(row._mapping) for row in await conn.execute(query)]
+    rows = [row._asdict() for row in await conn.execute(_OF_ITEM, {"item_id": item_id})]
     tap.link_set(dependencies, ("source_id", "target_id"), item_id, rows)
     return [Dependency.model_validate(row) for row in rows]
 

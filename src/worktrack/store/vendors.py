@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.models.vendors import Vendor
@@ -22,21 +22,27 @@ def name_key(name: str) -> str:
 
 
 def _record(row: Any, *, written: bool = False) -> Vendor:
-    tap.row(vendors, row._mapping, written=written)
-    return Vendor.model_validate(row._mapping)
+    values = row._asdict()
+    tap.row(vendors, values, written=written)
+    return Vendor.model_validate(values)
 
 
 def _select() -> Select[Any]:
     return select(*RECORD_COLUMNS)
 
 
+# Built once: building a statement and its cache key costs about what running it does.
+_BY_ID = _select().where(_v.id == bindparam("id"))
+_BY_NAME_KEY = _select().where(_v.name_key == bindparam("name_key"))
+
+
 async def fetch(conn: AsyncConnection, vendor_id: str) -> Vendor | None:
-    row = (await conn.execute(_select().where(_v.id == vendor_id))).first()
+    row = (await conn.execute(_BY_ID, {"id": vendor_id})).first()
     return None if row is None else _record(row)
 
 
 async def fetch_by_name(conn: AsyncConnection, name: str) -> Vendor | None:
-    row = (await conn.execute(_select().where(_v.name_key == name_key(name)))).first()
+    row = (await conn.execute(_BY_NAME_KEY, {"name_key": name_key(name)})).first()
     return None if row is None else _record(row)
 
 

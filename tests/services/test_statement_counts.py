@@ -1,0 +1,77 @@
+"""The hot read paths issue a fixed number of SQL statements, however much data there is:
+no per-row queries. Statements are counted as the driver receives them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event
+
+from worktrack.bench import project, seeding
+from worktrack.bench.project import Project
+from worktrack.services import dependencies, reports, work_items
+from worktrack.services.app import App
+
+Call = Callable[[App, Project], Awaitable[Any]]
+
+
+@contextmanager
+def counting(app: App) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    engine = app.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+async def _second_page(app: App, _seeded: Project) -> Any:
+    first = await work_items.list_work_items(app, limit=5)
+    assert first.next_cursor is not None
+    return await work_items.list_work_items(app, cursor=first.next_cursor)
+
+
+CALLS: dict[str, Call] = {
+    "hierarchy from a leaf": lambda app, p: work_items.query_work_item(app, id=p.levels[5][0].id),
+    "hierarchy from a root": lambda app, p: work_items.query_work_item(app, id=p.levels[0][0].id),
+    "list, summary": lambda app, _p: work_items.list_work_items(app),
+    "list, full": lambda app, _p: work_items.list_work_items(app, detail="full"),
+    "list, text search": lambda app, _p: work_items.list_work_items(app, text="parse"),
+    "list, cursor page": _second_page,
+    "ready work": lambda app, _p: dependencies.ready_work(app),
+    "status report": lambda app, _p: reports.generate_status_report(app),
+}
+
+
+async def _statements(app: App, seeded: Project) -> dict[str, int]:
+    counts = {}
+    for name, run in CALLS.items():
+        await run(app, seeded)  # a first call may prepare what later calls reuse
+        with counting(app) as statements:
+            await run(app, seeded)
+        counts[name] = len(statements)
+    return counts
+
+
+async def test_hot_paths_issue_the_same_statements_for_10x_the_data(app: App) -> None:
+    now = datetime.now(UTC)
+    small = project.build(0.05, now, seed=1)
+    await seeding.seed(app.db.engine, small)
+    before = await _statements(app, small)
+
+    larger = project.build(0.5, now, seed=2)  # ten times the rows; a root has 10x below it
+    larger.vendors = [replace(v, name=f"{v.name}-larger") for v in larger.vendors]
+    await seeding.seed(app.db.engine, larger)
+    after = await _statements(app, larger)
+
+    assert after == before
+    assert max(before.values()) <= 8, before
