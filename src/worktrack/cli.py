@@ -417,6 +417,13 @@ def bench(
     stdio: Annotated[
         bool, typer.Option("--stdio/--no-stdio", help="also spawn servers: stdio and cold start")
     ] = True,
+    maintenance: Annotated[
+        bool,
+        typer.Option(
+            "--maintenance/--no-maintenance",
+            help="also time a large legacy import and archiving 10,000 old items",
+        ),
+    ] = True,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="also write the results here as JSON")
     ] = None,
@@ -440,6 +447,7 @@ def bench(
         scenarios=tuple(scenario or ()),
         stdio=stdio,
         cold_starts=1 if quick else 5,
+        maintenance=maintenance,
     )
     results = asyncio.run(runner.run(options, lambda line: typer.echo(line, err=True)))
     typer.echo("\n".join(report.summary(results)))

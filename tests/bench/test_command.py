@@ -55,6 +55,12 @@ def _check(stdout: str, results: dict[str, Any], backend: str) -> None:
     assert set(results["tools_list_chars"]) == {"all", "work_items"}
     assert set(results["database_floor"]) == {"round_trip", "insert_commit"}
     assert results["peak_rss_kib"]["served_process"] > 0
+    done = results["maintenance"]
+    assert done["import_seconds"] > 0 and done["import_counts"]["work_items"] == 60
+    assert done["archived"] == 500  # every old finished item of the quick sample moved
+    for reads in (done["reads_before"], done["reads_after"]):
+        assert set(reads) == {"list_work_items", "query_work_item"}
+    assert "legacy import (" in stdout and "archive of 500 old finished items" in stdout
     judged = {(t["what"], t["measure"]) for t in results["targets"]}
     assert ("cold_start", "seconds") in judged
     assert ("tools_list_work_items", "tokens") in judged

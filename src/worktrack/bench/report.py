@@ -27,6 +27,9 @@ def measured(results: Results, target: Target) -> float | None:
     if target.measure == "tokens":
         chars = results.tools_list_chars.get(target.what.removeprefix("tools_list_"))
         return None if chars is None else tokens(chars)
+    if target.what == "legacy_import":
+        done = results.maintenance
+        return None if done is None else done.import_seconds
     if target.measure == "seconds":
         return _cold_start(results)
     found = next((m for m in results.scenarios if m.name == target.what), None)
@@ -37,6 +40,25 @@ def measured(results: Results, target: Target) -> float | None:
     if found.stdio is None or found.stdio_noop is None:
         return None
     return found.stdio.p50 / found.stdio_noop.p50
+
+
+def maintenance_lines(results: Results) -> list[str]:
+    done = results.maintenance
+    if done is None:
+        return []
+    c = done.import_counts
+    lines = [
+        f"legacy import ({c['vendors']} vendors, {c['work_items']:,} work items, "
+        f"{c['deployments']} deployments, {c['prompts']} prompt files, one transaction, "
+        f"reconciled): {done.import_seconds:.2f} s",
+        f"archive of {done.archived:,} old finished items: {done.archive_seconds:.2f} s; "
+        "service p50 / p95 before → after:",
+    ]
+    for name, before in done.reads_before.items():
+        after = done.reads_after[name]
+        was, now = f"{before.p50:.2f} / {before.p95:.2f}", f"{after.p50:.2f} / {after.p95:.2f}"
+        lines.append(f"  {name}: {was} ms → {now} ms")
+    return lines
 
 
 def verdicts(results: Results) -> list[tuple[Target, float | None, bool | None]]:
@@ -129,6 +151,7 @@ def summary(results: Results) -> list[str]:
         f"tools/list: all tools {tokens(listed.get('all', 0)):,} tokens; work_items toolset "
         f"{tokens(listed.get('work_items', 0)):,} tokens"
     )
+    lines += maintenance_lines(results)
     rss = results.peak_rss_kib
     served = rss.get("served_process")
     lines += [

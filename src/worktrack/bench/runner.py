@@ -16,7 +16,8 @@ from typing import Any
 
 from fastmcp import Client
 
-from worktrack.bench import floors, machine, project, scenarios, scratch, seeding
+from worktrack.bench import floors, machine, maintenance, project, scenarios, scratch, seeding
+from worktrack.bench.maintenance import Maintenance
 from worktrack.bench.measure import HandlerTiming, Stats
 from worktrack.bench.scenarios import Landmarks, Scenario
 from worktrack.bench.servers import NOOP, bench_server
@@ -39,6 +40,7 @@ class Options:
     scenarios: tuple[str, ...] = ()
     stdio: bool = True
     cold_starts: int = 5
+    maintenance: bool = True  # also time the legacy import and archiving
 
 
 @dataclass
@@ -67,6 +69,7 @@ class Results:
     tools_list_chars: dict[str, int] = field(default_factory=dict)
     peak_rss_kib: dict[str, int] = field(default_factory=dict)
     database_floor: dict[str, Stats] = field(default_factory=dict)
+    maintenance: Maintenance | None = None
 
 
 async def run(options: Options, progress: Progress = lambda _line: None) -> Results:
@@ -87,6 +90,11 @@ async def run(options: Options, progress: Progress = lambda _line: None) -> Resu
             results.database_floor = await floors.measure(url, max(20, options.iterations))
             await _measure(run, chosen)
             results.machine["load average (1 min) after"] = f"{os.getloadavg()[0]:.2f}"
+        if options.maintenance:
+            progress("maintenance: legacy import, then archiving old items")
+            results.maintenance = await maintenance.measure(
+                options.database_url, options.scale, options.iterations
+            )
     results.peak_rss_kib["bench_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return results
 

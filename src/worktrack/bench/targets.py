@@ -15,7 +15,7 @@ LARGE_SCALE = 50
 
 @dataclass(frozen=True)
 class Target:
-    what: str  # a scenario name, or "cold_start", "tools_list_all", "tools_list_work_items"
+    what: str  # a scenario name, "cold_start", "legacy_import", "tools_list_all", ...
     measure: str  # "handler_p95", "stdio_ratio", "tokens", "seconds"
     limit: float
     backend: str | None = None  # None: both
@@ -59,6 +59,7 @@ TARGETS = (
     Target("tools_list_all", "tokens", 8000),
     Target("tools_list_work_items", "tokens", 3000),
     Target("cold_start", "seconds", 1.5),
+    Target("legacy_import", "seconds", 5, sizes="realistic"),
 )
 
 
