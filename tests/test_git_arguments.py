@@ -10,7 +10,6 @@ import pytest
 from fastmcp import Client
 
 from worktrack import gitrepo
-from worktrack.errors import ValidationError
 from worktrack.server import create_server
 
 from conftest import Backend
@@ -51,25 +50,27 @@ def repo(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("value", INJECTIONS, ids=range(len(INJECTIONS)))
-async def test_option_like_refs_are_refused(repo: Path, tmp_path: Path, value: str) -> None:
-    with pytest.raises(ValidationError) as refused:
-        await gitrepo.resolve_commit(repo, value, field="commit")
-    assert refused.value.field == "commit"
+async def test_option_like_hashes_never_reach_git(repo: Path, tmp_path: Path, value: str) -> None:
+    assert await gitrepo.full_hashes(repo, [value]) == {value: None}
     assert not Path("/tmp/worktrack-pwned").exists()
     assert not list(tmp_path.glob("**/*pwned*"))
 
 
-@pytest.mark.parametrize("value", ["main", "HEAD", "feature/-dash-inside", "HEAD~0"])
-def test_ordinary_refs_pass(value: str) -> None:
-    assert gitrepo.git_argument(value, "ref") == value
-
-
-async def test_refs_resolve_to_full_hashes(repo: Path) -> None:
+async def test_short_hashes_resolve_to_full_ones(repo: Path) -> None:
     head = git(repo, "rev-parse", "HEAD")
-    assert await gitrepo.resolve_commit(repo, head[:7]) == head
-    assert await gitrepo.resolve_commit(repo, "main") == head
-    assert await gitrepo.resolve_commit(repo, "no-such-ref") is None
-    assert await gitrepo.resolve_commit(repo.parent / "nowhere", "main") is None
+    found = await gitrepo.full_hashes(repo, [head[:7], "0000000", "HEAD", "main"])
+    assert found == {head[:7]: head, "0000000": None, "HEAD": None, "main": None}
+    assert await gitrepo.full_hashes(repo.parent / "nowhere", [head[:7]]) == {head[:7]: None}
+
+
+async def test_a_status_file_named_like_an_option_is_read_from_the_tree(repo: Path) -> None:
+    path = repo / "--output=x.md"
+    path.write_text("# Project Status - 2026-12-02T00:00:00+00:00\n")
+    git(repo, "add", "--", path.name)
+    git(repo, "commit", "-q", "-m", "status")
+    found = await gitrepo.committed_file(repo, path)
+    assert found is not None and found.text.startswith("# Project Status")
+    assert not (repo / "x.md").exists()
 
 
 async def test_tool_arguments_never_reach_git_as_options(backend: Backend, repo: Path) -> None:

@@ -3,11 +3,9 @@
 GitPython keeps file handles and subprocesses per ``Repo``; each read opens the repository,
 reads, and closes it, so a long-running server leaks nothing.
 
-Values that reach a git command line come from callers, so ``git_argument`` refuses any
-that git could take for an option (a leading ``-``, as in ``--output=/tmp/x``) or that
-could split the command (NUL, newline); ``resolve_commit`` also ends the options with
-``--end-of-options`` before the value. The committed status file is read by walking the
-commit's tree, with no command line at all.
+No value from a caller can become a git option: the only one that reaches git, an
+abbreviated commit hash from a legacy file, must be lower-case hex first; the committed
+status file is read by walking the commit's tree, with no command line at all.
 """
 
 from __future__ import annotations
@@ -22,8 +20,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import git
-
-from worktrack.errors import ValidationError
 
 
 @dataclass(frozen=True)
@@ -91,6 +87,8 @@ def _full_hashes(repo: Path, abbreviated: Sequence[str]) -> dict[str, str | None
 
 
 def _full_hash(opened: git.Repo, short: str) -> str | None:
+    import git  # already loaded by _open, in this worker thread
+
     # Only lower-case hex reaches git: nothing it could read as an option or a ref name.
     if not _ABBREVIATED.fullmatch(short):
         return None
@@ -142,34 +140,3 @@ def _read_committed(repo: Path, path: Path) -> CommittedFile | None:
 async def committed_file(repo: Path, path: Path) -> CommittedFile | None:
     """``path`` as committed at HEAD of the repository holding it, or None."""
     return await asyncio.to_thread(_read_committed, repo, path)
-
-
-def git_argument(value: str, field: str) -> str:
-    """``value`` if it is safe as one git argument, else a ValidationError on ``field``."""
-    if not value or value.startswith("-"):
-        raise ValidationError(
-            field, "must not be empty or start with '-' (git would read an option)"
-        )
-    if any(char in value for char in "\x00\n\r"):
-        raise ValidationError(field, "must not contain NUL or line breaks")
-    return value
-
-
-def _resolve_commit(repo: Path, ref: str) -> str | None:
-    opened = _open(repo)
-    if opened is None:
-        return None
-    try:
-        found: str = opened.git.rev_parse(
-            "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"
-        )
-        return found.strip() or None
-    except git.GitCommandError:
-        return None
-    finally:
-        opened.close()
-
-
-async def resolve_commit(repo: Path, ref: str, field: str = "commit_hash") -> str | None:
-    """The full hash ``ref`` (a short hash, branch or tag) names in ``repo``, or None."""
-    return await asyncio.to_thread(_resolve_commit, repo, git_argument(ref, field))
