@@ -21,11 +21,16 @@ from worktrack.models.common import Envelope
 from worktrack.store import cache as cache_store
 from worktrack.store import tap
 from worktrack.store.tap import Seen
+from worktrack.store.tap import key_of as tap_key
 
 R = TypeVar("R", bound=Envelope)
 log = logging.getLogger(__name__)
 _BATCH_DELAY_SECONDS = 0.05
 _MAX_BUFFERED = 10_000  # calls; beyond this the oldest are dropped (it is only a cache)
+# A row read again and again is written again at most this often: its cached_at may lag
+# by that much, which only ever makes it look older, never fresher than it is.
+_REFRESH = timedelta(minutes=2)
+_MAX_REMEMBERED = 200_000
 
 
 class Cache:
@@ -39,11 +44,13 @@ class Cache:
         self.queue_db = queue_db
         self.ttl = ttl
         self._buffer: list[tuple[Seen, datetime]] = []
+        self._recent = _Recent(min(_REFRESH, ttl / 10))
         self._wake = asyncio.Event()
         self._flushing = asyncio.Lock()
 
     def remember(self, seen: Seen, now: datetime) -> None:
         """Keep what a successful primary call showed (written soon, in the background)."""
+        seen = self._recent.new(seen, now)
         if seen:
             self._buffer.append((seen, now))
             del self._buffer[:-_MAX_BUFFERED]
@@ -95,3 +102,39 @@ class Cache:
         queued = any(local for _at, local in entries.values())
         note = "the local cache" + (", with writes queued on this machine" if queued else "")
         return Answer(result, as_of, note)
+
+
+Mark = tuple[object, datetime]
+
+
+class _Recent:
+    """What was written to the cache lately, by row and by link set."""
+
+    def __init__(self, refresh: timedelta) -> None:
+        self._refresh = refresh
+        self._marks: dict[object, Mark] = {}
+
+    def _unchanged(self, key: object, mark: object, now: datetime) -> bool:
+        known = self._marks.get(key)
+        if known is not None and known[0] == mark and now - known[1] < self._refresh:
+            return True
+        if len(self._marks) >= _MAX_REMEMBERED:
+            self._marks.clear()
+        self._marks[key] = (mark, now)
+        return False
+
+    def new(self, seen: Seen, now: datetime) -> Seen:
+        """``seen`` without what the cache already got, unchanged, a moment ago."""
+        kept = Seen(written=set(seen.written), deleted=list(seen.deleted))
+        for table, gone in seen.deleted:
+            self._marks.pop((table, tap_key(table, gone)), None)
+        for key, values in seen.rows.items():
+            if key in seen.written or not self._unchanged(key, values.get("version"), now):
+                kept.rows[key] = values
+        kept.link_sets = [
+            link
+            for link in seen.link_sets
+            if not self._unchanged((link.table, link.columns, link.value), link.rows, now)
+        ]
+        kept.touched = {key for key in seen.touched if not self._unchanged(key, None, now)}
+        return kept

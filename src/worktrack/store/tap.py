@@ -17,6 +17,8 @@ from typing import Any
 
 from sqlalchemy import Table
 
+from worktrack.tables import metadata
+
 Row = dict[str, Any]
 
 
@@ -74,6 +76,11 @@ def row_key(table: Table, values: Mapping[Any, Any]) -> str:
     return "|".join(str(values[column.name]) for column in table.primary_key.columns)
 
 
+def key_of(table_name: str, values: Mapping[Any, Any]) -> str:
+    """``row_key`` for a table known by name."""
+    return row_key(metadata.tables[table_name], values)
+
+
 def row(
     table: Table, values: Mapping[Any, Any], key: str | None = None, *, written: bool = False
 ) -> None:
@@ -82,7 +89,7 @@ def row(
     seen = _current.get()
     if seen is not None:
         name_key = (table.name, key or row_key(table, values))
-        seen.rows[name_key] = dict(values)
+        seen.rows[name_key] = values if isinstance(values, dict) else dict(values)
         if written:
             seen.written.add(name_key)
 
