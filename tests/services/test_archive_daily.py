@@ -22,7 +22,8 @@ from worktrack.services.app import App
 from worktrack.settings import Settings
 from worktrack.startup import close_app, open_app
 from worktrack.store import archive as store
-from worktrack.tables import maintenance_runs
+from worktrack.store import sync as sync_store
+from worktrack.tables import applied_ops, idempotency_keys, maintenance_runs
 
 from conftest import Backend, Clock
 from helpers import call
@@ -46,7 +47,7 @@ async def test_due_once_a_day(app: App, clock: Clock) -> None:
     assert ran is not None and ran.ids == [first]
     recorded = await _last_run(app)
     assert recorded["task"] == archive_daily.TASK
-    assert recorded["last_result"] == {"archived_count": 1}
+    assert recorded["last_result"]["archived_count"] == 1
 
     clock.advance(hours=23, minutes=59)
     assert await archive_daily.run_if_due(app) is None
@@ -150,3 +151,34 @@ async def test_the_service_refuses_a_negative_age(app: App) -> None:
     with pytest.raises(ValidationError) as refused:
         await archive.archive_work_items(app, older_than_days=-1)
     assert refused.value.field == "older_than_days"
+
+
+async def test_the_daily_run_forgets_old_retry_keys_and_operation_ids(
+    app: App, clock: Clock
+) -> None:
+    await work_items.create_work_item(app, item_type="task", title="old", request_id="old-key")
+
+    async def old_op(conn: Any) -> None:
+        await sync_store.record_op(conn, "op-old", "create_work_item", clock())
+
+    await app.db.run(old_op, write=True)
+    clock.advance(days=91)
+    await work_items.create_work_item(app, item_type="task", title="new", request_id="new-key")
+    await app.db.run(
+        lambda conn: sync_store.record_op(conn, "op-new", "create_work_item", clock()),
+        write=True,
+    )
+    ran = await archive_daily.run_if_due(app)
+    assert ran is not None
+    result = (await _last_run(app))["last_result"]
+    assert result["idempotency_keys_pruned"] == 1
+    # On Postgres every write also records its own operation id; those age out too.
+    assert result["applied_ops_pruned"] == (1 if app.db.source == "sqlite" else 2)
+
+    async def left(conn: Any) -> tuple[list[str], list[str]]:
+        keys = (await conn.scalars(select(idempotency_keys.c.request_id))).all()
+        ops = (await conn.scalars(select(applied_ops.c.op_id))).all()
+        return list(keys), list(ops)
+
+    keys, ops = await app.db.run(left)
+    assert keys == ["new-key"] and "op-new" in ops and "op-old" not in ops

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.store.sql import insert_if_absent
@@ -45,3 +45,9 @@ async def save(
         "created_at": now,
     }
     return await insert_if_absent(conn, idempotency_keys, values)
+
+
+async def prune(conn: AsyncConnection, before: datetime) -> int:
+    """Forget results kept for retries before ``before``; how many went."""
+    statement = delete(idempotency_keys).where(idempotency_keys.c.created_at < before)
+    return int((await conn.execute(statement)).rowcount or 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.store.sql import insert_if_absent
@@ -64,3 +64,10 @@ async def resolve(
 async def count_open(conn: AsyncConnection) -> int:
     query = select(func.count()).select_from(sync_conflicts).where(_s.resolved_at.is_(None))
     return int(await conn.scalar(query) or 0)
+
+
+async def prune_applied(conn: AsyncConnection, before: datetime) -> int:
+    """Forget operation ids recorded before ``before``; a queued call older than that is
+    not expected any more. How many went."""
+    result = await conn.execute(delete(applied_ops).where(_a.applied_at < before))
+    return int(result.rowcount or 0)
