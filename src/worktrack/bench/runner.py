@@ -118,7 +118,7 @@ def _settings(url: str, directory: Path) -> Settings:
         database_url=url,
         home=directory / "home",
         repo=directory / "repo",
-        status_file=directory / "status.md",
+        status_file=directory / "repo" / ".project_status.md",
         actor="bench",
         toolsets=TOOLSETS,
         read_only=False,
