@@ -6,11 +6,16 @@ import json
 import os
 import shlex
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from fastmcp import Client
 from fastmcp.client.transports import StdioTransport
+from sqlalchemy import event
+
+from worktrack.services.app import App
 
 
 async def call(client: Client[Any], tool: str, **arguments: Any) -> dict[str, Any]:
@@ -77,3 +82,22 @@ def assert_only_jsonrpc(stdout_copy: Path) -> int:
         message: dict[str, Any] = json.loads(line)
         assert message["jsonrpc"] == "2.0"
     return len(lines)
+
+
+# -- statements a unit of work sends to the database --
+
+
+@contextmanager
+def counting(app: App) -> Iterator[list[str]]:
+    """The SQL statements sent while the block runs (observed, not intercepted)."""
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    engine = app.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)

@@ -3,13 +3,9 @@ bounded number of SQL statements however much data there is."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import event
 
 from worktrack.report import render
 from worktrack.report.model import Snapshot, WorkItem, supported_formats
@@ -18,6 +14,7 @@ from worktrack.services import reports, work_items
 from worktrack.services.app import App
 
 from conftest import Clock
+from helpers import counting
 from rows import deployment, enhancement, insert_rows, vendor
 
 EXPECTED = Path(__file__).with_name("expected_status.md")
@@ -211,21 +208,6 @@ def test_format_flags_standard_first_then_the_rest_sorted_and_a_flag_named_none(
     assert supported_formats(flags) == ("excel", "ocr", "none", "zip")
 
 
-@contextmanager
-def counting_statements(app: App) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    engine = app.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 async def _grow(app: App, clock: Clock, numbers: range) -> None:
     for n in numbers:
         root = await work_items.create_work_item(
@@ -252,7 +234,7 @@ async def test_the_read_model_runs_the_same_statements_for_10x_the_data(
     for numbers in (range(3), range(3, 30)):  # 3 rows of each kind, then 30
         await _grow(app, clock, numbers)
         for given in (None, since):
-            with counting_statements(app) as statements:
+            with counting(app) as statements:
                 report = await reports.generate_status_report(app, since=given)
             counts.append(len(statements))
         assert report.counts.vendors == numbers.stop

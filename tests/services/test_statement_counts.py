@@ -3,35 +3,19 @@ no per-row queries. Statements are counted as the driver receives them."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
-
-from sqlalchemy import event
 
 from worktrack.bench import project, seeding
 from worktrack.bench.project import Project
 from worktrack.services import dependencies, reports, work_items
 from worktrack.services.app import App
 
+from helpers import counting
+
 Call = Callable[[App, Project], Awaitable[Any]]
-
-
-@contextmanager
-def counting(app: App) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    engine = app.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 async def _second_page(app: App, _seeded: Project) -> Any:
