@@ -16,7 +16,7 @@ from worktrack.tables import metadata
 
 from conftest import Backend
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "legacy"  # a copy of ../shared/fixtures/legacy
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "legacy"  # the legacy layout's sample files
 EXPECTED: dict[str, Any] = json.loads((FIXTURE / "expected.json").read_text(encoding="utf-8"))
 STATUS_TEXT = (FIXTURE / ".project_status.md").read_text(encoding="utf-8")
 

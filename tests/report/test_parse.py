@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from worktrack.report import escape, files
 from worktrack.report.parse import parse
 
-LEGACY = Path(__file__).parents[1] / "fixtures" / "legacy"  # a copy of ../shared/fixtures/legacy
+LEGACY = Path(__file__).parents[1] / "fixtures" / "legacy"  # the legacy layout's sample files
 LEGACY_TEXT = (LEGACY / ".project_status.md").read_text(encoding="utf-8")
 EXPECTED: dict[str, Any] = json.loads((LEGACY / "expected.json").read_text(encoding="utf-8"))
 

@@ -1,7 +1,7 @@
 """A synthetic legacy status file and session prompt files, for benchmarks and tests.
 
 ``write_sample(directory)`` writes ``directory/.project_status.md`` and
-``directory/prompts/session-NNNN.md`` in the legacy layout of ``../shared/fixtures/legacy``:
+``directory/prompts/session-NNNN.md`` in the legacy layout of ``tests/fixtures/legacy``:
 single-line and three-line vendor entries (some with skipped counts and versions), work
 items nested project > session > task > research with ``Parent`` lines, deployments with
 tests, compliance and vendor lists, enhancements with quarters in both forms. The same
