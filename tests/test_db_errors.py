@@ -150,7 +150,10 @@ async def _until_ours(admin: asyncpg.Connection, condition: str) -> None:
     """Wait until one of worktrack's sessions meets ``condition`` (at most 10 s)."""
     query = f"SELECT count(*) FROM pg_stat_activity WHERE {_OURS} AND {condition}"
     async with asyncio.timeout(10):
-        while not await admin.fetchval(query):
+        while True:
+            await admin.execute("SELECT pg_stat_clear_snapshot()")  # fresh inside a transaction
+            if await admin.fetchval(query):
+                return
             await asyncio.sleep(0.02)
 
 

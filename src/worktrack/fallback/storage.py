@@ -107,9 +107,15 @@ class Fallback:
         return self.pending and self.stuck is not None
 
     def _not_used(self) -> str:
+        """Why the primary is not asked now."""
         if self.primary.due() and self.stuck is not None:
-            return f"queued writes wait for their replay, which stopped: {self.stuck.message}"
+            stuck = self.stuck
+            why = stuck.reason if isinstance(stuck, SlowError) else stuck.message
+            return f"queued writes wait for a replay that stopped ({why})"
         return self.primary.reason()
+
+    def _primary_is(self, slow: bool) -> str:
+        return f"{self.primary.db.source} is {'slow' if slow else 'unavailable'}"
 
     async def _fall_through(
         self, app: App, unit: Unit[R], failures: dict[str, str], slow: SlowError | None
@@ -132,7 +138,7 @@ class Fallback:
     ) -> list[str]:
         primary = self.primary.db.source
         why = failures.get(primary, self.primary.reason())
-        found = [f"{primary} is slow ({why})" if slow else f"{primary} is unavailable ({why})"]
+        found = [f"{self._primary_is(slow is not None)} ({why})"]
         found += [
             f"{name} could not answer: {why}" for name, why in failures.items() if name != primary
         ]
@@ -203,9 +209,10 @@ class Fallback:
 
         result = await self.cache.queue_db.run(unit, write=True)
         self.pending = True
+        slow = self.held() and isinstance(self.stuck, SlowError)
         warnings = [
-            f"{self.primary.db.source} is unavailable ({reason}); this change is queued on "
-            "this machine and will be applied when it is back"
+            f"{self._primary_is(slow)} ({reason}); this change is queued on this machine "
+            "and will be applied when it is back"
         ]
         if self.status_path is None:
             warnings.append("the status file was not updated: it lies outside the repository")
