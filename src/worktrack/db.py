@@ -26,6 +26,7 @@ import json
 import logging
 import re
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -54,9 +55,11 @@ DataSource = Literal["postgresql", "sqlite", "sqlite_cache", "git_history", "mar
 Phase = Literal["connect", "statement", "commit"]
 
 _RETRIED: dict[str, SlowCause] = {"40001": "serialization_failure", "40P01": "deadlock"}
-# Connection exceptions, a server shutting down, starting up or crashed, or out of
-# resources (too many connections): no session can be had, whatever the request was.
-_GONE_SQLSTATE_PREFIXES = ("08", "57P", "53")
+# Connection exceptions, and a server shutting down, starting up or crashed: the session
+# is gone, whatever the request was. While connecting, also "insufficient resources" (too
+# many connections): no session can be had.
+_GONE_SQLSTATE_PREFIXES = ("08", "57P")
+_NO_SESSION_SQLSTATE_PREFIXES = (*_GONE_SQLSTATE_PREFIXES, "53")
 _ATTEMPTS = 5
 # The client waits this much longer than the server's statement timeout, so a slow
 # statement is reported by the server itself (57014) and the client's own timeout fires
@@ -156,12 +159,13 @@ class Database:
         _, params = self.engine.dialect.create_connect_args(self.engine.url)
         for sqlalchemy_only in ("prepared_statement_cache_size", "prepared_statement_name_func"):
             params.pop(sqlalchemy_only, None)
+        deadline = time.monotonic() + timeout  # the whole probe, not each step
         try:
             conn = await asyncpg.connect(**params, timeout=timeout)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             return False
         try:
-            await conn.fetchval("SELECT 1", timeout=timeout)
+            await conn.fetchval("SELECT 1", timeout=max(0.05, deadline - time.monotonic()))
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
             return False
         finally:
@@ -225,6 +229,8 @@ class Database:
         if retry:
             what += f" on each of {self.attempts} attempts"
         details = {"sqlstate": sqlstate} if sqlstate else {}
+        if error.statement:
+            details["statement"] = doing
         return _Verdict(self._slow(cause, what, write, **details), retry=retry)
 
     def _slow(self, cause: SlowCause, what: str, write: bool, **details: Any) -> SlowError:
@@ -261,7 +267,7 @@ def _unreachable(source: DataSource, error: BaseException) -> _Verdict | None:
         cause = "connection_refused"
     elif isinstance(error, TimeoutError):
         cause = "connect_timeout"
-    elif isinstance(error, OSError) or _lost(error):
+    elif isinstance(error, OSError) or _lost(error) or _no_session(error):
         cause = "cannot_connect"
     else:
         return None
@@ -280,6 +286,12 @@ def _lost(error: BaseException) -> bool:
         return False
     gone = _sqlstate(error).startswith(_GONE_SQLSTATE_PREFIXES)
     return gone or error.connection_invalidated or isinstance(error, exc.InterfaceError)
+
+
+def _no_session(error: BaseException) -> bool:
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    return _sqlstate(error).startswith(_NO_SESSION_SQLSTATE_PREFIXES)
 
 
 def _sqlstate(error: exc.DBAPIError) -> str:

@@ -135,6 +135,7 @@ async def test_a_slow_statement_fails_the_write_and_queues_nothing(
         details = error["details"]
         assert (details["state"], details["cause"]) == ("slow", "statement_timeout")
         assert details["operation"] == "update_work_item" and details["sqlstate"] == "57014"
+        assert details["statement"] == "UPDATE work_items"
         assert error["message"] == (
             "postgresql is slow: in update_work_item, UPDATE work_items ran past the 2 s "
             "statement timeout; nothing was changed, the call may be retried"

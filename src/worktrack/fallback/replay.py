@@ -84,6 +84,8 @@ async def _replay_all(app: App, fallback: Fallback, report: ReplayReport) -> Non
             try:
                 replayed = await _replay_one(app, fallback, call)
             except SlowError as error:
+                if error.layer != fallback.primary.source:
+                    raise  # the local queue was busy, not the call's fault: try again later
                 replayed = await _after_slow(app, fallback, call, error)
             {
                 "applied": report.applied,
