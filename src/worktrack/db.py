@@ -183,6 +183,8 @@ class Database:
             return _Verdict(
                 self._slow("pool_timeout", f"every pooled connection stayed busy{waited}", write)
             )
+        if isinstance(error, exc.DBAPIError) and _sqlite_locked(error):  # even while connecting
+            return self._refused(error, write)
         if phase == "connect":
             return _unreachable(self.source, error)
         if phase == "commit" and write and _lost(error):  # a timeout included

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -446,3 +447,27 @@ async def test_a_connection_lost_mid_replay_is_retried(outage: Outage) -> None:
         assert (await call(client, "list_sync_conflicts"))["items"] == []
         health = await _health(client)
         assert (health["queued_writes"], health["primary"]["state"]) == (0, "up")
+
+
+async def test_a_queued_call_that_cannot_be_read_back_is_a_conflict(outage: Outage) -> None:
+    """A queue row another version of worktrack stored (here: a version that is no number)
+    is set aside with the reason; it does not stop the replay."""
+    async with Client(outage.server()) as client:
+        item = await project(client, "Old queue")
+        outage.proxy.set_mode("down")
+        await call(client, "update_work_item", id=item["id"], version=1, title="unreadable")
+        await call(client, "update_work_item", id=item["id"], version=2, title="after it")
+        with sqlite3.connect(outage.home / "cache.db") as cache:
+            cache.execute(
+                "UPDATE write_queue SET args = json_set(args, '$.version', 'one') "
+                "WHERE json_extract(args, '$.title') = 'unreadable'"
+            )
+        outage.proxy.set_mode("pass")
+        await call(client, "list_work_items")
+        conflicts = (await call(client, "list_sync_conflicts"))["items"]
+        assert [c["reason"]["error"] for c in conflicts] == ["InternalError", "ChainedConflict"]
+        assert conflicts[0]["reason"]["message"].startswith(
+            "the queued update_work_item call could not be read back: "
+        )
+        assert _stored(outage, item) == "Old queue|1"
+        assert (await _health(client))["queued_writes"] == 0
