@@ -35,7 +35,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import event, exc
-from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
@@ -387,16 +387,16 @@ def create_engine(
             },
         },
     )
-    event.listen(engine.sync_engine, "handle_error", _drop_silent_connection)
+    event.listen(engine.sync_engine, "invalidate", _drop_silent_connection)
     return engine
 
 
-def _drop_silent_connection(context: ExceptionContext) -> None:
-    """A statement that got no answer leaves its connection waiting on a silent server:
-    close it at once (SQLAlchemy would wait two more seconds for a polite goodbye)."""
-    if isinstance(context.original_exception, TimeoutError) and context.connection is not None:
-        driver = context.connection.connection.driver_connection
-        terminate = getattr(driver, "terminate", None)
+def _drop_silent_connection(_dbapi: Any, record: Any, exception: BaseException | None) -> None:
+    """A connection dropped because it gave no answer (a statement or the pool's ping past
+    the command timeout) is closed at once: SQLAlchemy would wait two more seconds for a
+    polite goodbye from a server that says nothing."""
+    if isinstance(exception, TimeoutError):
+        terminate = getattr(record.driver_connection, "terminate", None)
         if terminate is not None:
             terminate()
 
