@@ -41,7 +41,7 @@ DownCause = Literal[
     "dns",
     "connect_timeout",
     "cannot_connect",  # the server refused the session (shutting down, starting, full)
-    "connection_lost",  # lost on every attempt; reconnecting failed
+    "connection_lost",  # lost mid-call on every attempt
     "no_answer",  # a statement got no answer and a fresh connection got none either
     "commit_unknown",  # lost during COMMIT: applied or not, only the op id can tell
 ]
