@@ -315,7 +315,9 @@ def health(as_json: JsonFlag = False) -> None:
         typer.echo(found.model_dump_json())
     else:
         primary = found.primary
-        state = "healthy" if primary.healthy else f"unreachable ({primary.error})"
+        state = {"up": "healthy", "slow": f"slow ({primary.error})"}.get(
+            primary.state, f"unreachable ({primary.error})"
+        )
         latency = f", {primary.latency_ms:.1f} ms" if primary.latency_ms is not None else ""
         cache_age = found.cache.oldest_age_minutes
         conflicts = "unknown" if found.sync_conflicts is None else found.sync_conflicts

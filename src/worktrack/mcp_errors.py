@@ -4,8 +4,10 @@ A failed call is an ``isError`` result whose text is the contract's JSON object
 ``{"error", "message", "details"}``. Domain errors are mapped where tools are registered
 (``mapped``), before FastMCP would log them as crashes; bad arguments, which FastMCP
 rejects before a tool runs, errors raised by inner middleware (``limits``) and unexpected
-failures are mapped by ``ErrorMapping``. Error text echoes what the caller sent, so it is
-revealed like any other output: hidden characters cannot ride back inside an error.
+failures are mapped by ``ErrorMapping``. A tool runs under its name (``errors.operation``),
+so an error met at the database edge says which call it broke. Error text echoes what the
+caller sent, so it is revealed like any other output: hidden characters cannot ride back
+inside an error.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools import ToolResult
 from mcp.types import CallToolRequestParams
 
-from worktrack.errors import NotFoundError, ValidationError, WorktrackError
+from worktrack.errors import NotFoundError, ValidationError, WorktrackError, operation
 from worktrack.models.common import to_validation_error
 from worktrack.text import reveal_json
 
@@ -46,7 +48,8 @@ def mapped(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     @functools.wraps(fn)
     async def call(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return await fn(*args, **kwargs)
+            with operation(fn.__name__):  # errors from the database edge name the tool
+                return await fn(*args, **kwargs)
         except WorktrackError as error:
             raise _tool_error(error.payload()) from None
 

@@ -1,23 +1,29 @@
 """The shared primary (Postgres) and what this process knows of its health.
 
-After a failure the primary is not tried again for ``retry_seconds``: while it is down,
-calls go straight to the fallback layers instead of each paying the connect timeout. The
-schema is checked whenever the primary is reached after being down (or never reached), so
-a server started during an outage never writes to an old schema.
+Its state is ``up``, ``slow`` or ``down`` (``docs/adr/0016-down-slow-retry.md``). After it
+was found down it is not tried again for ``retry_seconds``: while it is down, calls go
+straight to the fallback layers instead of each paying the connect timeout. A slow
+statement (``SlowError``) does not make it down: it stays in use, and its state reads
+``slow`` until ``SLOW_SECONDS`` pass without another. The schema is checked whenever the
+primary is reached after being down (or never reached), so a server started during an
+outage never writes to an old schema.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from worktrack import migrations
 from worktrack.db import Database, DataSource, Unit
-from worktrack.errors import UnavailableError
+from worktrack.errors import SlowError, UnavailableError
 from worktrack.store.sql import ping
 
 T = TypeVar("T")
+State = Literal["up", "slow", "down"]
+# How long one slow statement colours the primary's state after it happened.
+SLOW_SECONDS = 60.0
 
 
 @dataclass
@@ -27,6 +33,7 @@ class PrimaryState:
     latency_ms: float | None
     down_since: float | None  # time.time() of the first failure of this outage
     schema_revision: str | None
+    state: State = "up"
 
 
 class Primary:
@@ -40,6 +47,8 @@ class Primary:
         self._down_since: float | None = None
         self._latency_ms: float | None = None
         self._revision: str | None = None
+        self._slow: SlowError | None = None  # the last slow statement
+        self._slow_at = 0.0  # time.monotonic() of it
 
     @property
     def source(self) -> DataSource:
@@ -56,9 +65,18 @@ class Primary:
     def reason(self) -> str:
         return self._error or "not reached yet"
 
+    def slow(self) -> SlowError | None:
+        """The last slow statement, if it was recent enough to speak of the state now."""
+        if self._slow is not None and time.monotonic() - self._slow_at < SLOW_SECONDS:
+            return self._slow
+        return None
+
     def state(self) -> PrimaryState:
+        slow = self.slow()
+        state: State = "down" if not self._healthy else "slow" if slow else "up"
+        error = self._error if not self._healthy else slow.message if slow else None
         return PrimaryState(
-            self._healthy, self._error, self._latency_ms, self._down_since, self._revision
+            self._healthy, error, self._latency_ms, self._down_since, self._revision, state
         )
 
     async def run(self, unit: Unit[T], *, write: bool = False) -> T:
@@ -67,6 +85,9 @@ class Primary:
             if not self._schema_checked:
                 await self._check_schema()
             result = await self.db.run(unit, write=write)
+        except SlowError as error:  # up, but busy: no retry window, nothing falls over
+            self._slow, self._slow_at = error, time.monotonic()
+            raise
         except UnavailableError as error:
             self._failed(error.message)
             raise
@@ -74,9 +95,11 @@ class Primary:
         return result
 
     async def probe(self) -> bool:
-        """Reach the primary with a trivial query; True when it answered."""
+        """Reach the primary with a trivial query; True when it answered (slowly or not)."""
         try:
             await self.run(ping)
+        except SlowError:
+            return True
         except UnavailableError:
             return False
         return True

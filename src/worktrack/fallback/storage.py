@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.db import Unit
-from worktrack.errors import NotFoundError, UnavailableError
+from worktrack.errors import NotFoundError, SlowError, UnavailableError
 from worktrack.fallback import statusfile
 from worktrack.fallback.cache import Cache
 from worktrack.fallback.layers import Answer, Declined, Layer, Reader
@@ -71,6 +72,10 @@ class Fallback:
         self.layers: list[Layer] = [cache, *readers]
         self.status_path = status_path
         self.pending = False  # writes wait in the queue (ours, or another local process's)
+        # Why this process's last replay stopped short (None: it finished), and when an
+        # automatic replay may try again after a slow primary (time.monotonic()).
+        self.stuck: UnavailableError | None = None
+        self.replay_after = 0.0
         self._replay = replay
         self.replay_lock = replay_lock
 
@@ -79,20 +84,42 @@ class Fallback:
     async def read(self, app: App, unit: Unit[R]) -> R:
         await self._catch_up(app)
         failures: dict[str, str] = {}
-        if self.primary.due():
+        slow: SlowError | None = None
+        if self.primary.due() and not self.held():
             try:
                 with tap.collecting() as seen:
                     result = await self.primary.run(unit)
+            except SlowError as error:  # up but slow: the local layers answer instead
+                failures[self.primary.db.source], slow = error.reason, error
             except UnavailableError as error:
                 failures[self.primary.db.source] = error.message
             else:
                 self.cache.remember(seen, app.clock())
                 return stamp(result, self.primary.db.source)
         else:
-            failures[self.primary.db.source] = self.primary.reason()
-        return await self._fall_through(app, unit, failures)
+            failures[self.primary.db.source] = self._not_used()
+            slow = self.stuck if isinstance(self.stuck, SlowError) else None
+        return await self._fall_through(app, unit, failures, slow)
 
-    async def _fall_through(self, app: App, unit: Unit[R], failures: dict[str, str]) -> R:
+    def held(self) -> bool:
+        """Writes queued here wait for a replay that stopped short (the primary was slow or
+        went away): calls are served locally meanwhile, so none overtakes them."""
+        return self.pending and self.stuck is not None
+
+    def _not_used(self) -> str:
+        """Why the primary is not asked now."""
+        if self.primary.due() and self.stuck is not None:
+            stuck = self.stuck
+            why = stuck.reason if isinstance(stuck, SlowError) else stuck.message
+            return f"queued writes wait for a replay that stopped ({why})"
+        return self.primary.reason()
+
+    def _primary_is(self, slow: bool) -> str:
+        return f"{self.primary.db.source} is {'slow' if slow else 'unavailable'}"
+
+    async def _fall_through(
+        self, app: App, unit: Unit[R], failures: dict[str, str], slow: SlowError | None
+    ) -> R:
         now = app.clock()
         for layer in self.layers:
             try:
@@ -100,13 +127,18 @@ class Fallback:
             except (Declined, UnavailableError) as refusal:
                 failures[layer.name] = getattr(refusal, "reason", None) or str(refusal)
                 continue
-            return stamp(answer.result, layer.name, self._warnings(failures, answer, now))
+            warnings = self._warnings(failures, answer, now, slow)
+            return stamp(answer.result, layer.name, warnings)
         tried = "; ".join(f"{name}: {why}" for name, why in failures.items())
-        raise UnavailableError(f"no storage layer could answer ({tried})", layers=failures)
+        state = {"state": "slow", "cause": slow.cause} if slow else {"state": "down"}
+        raise UnavailableError(f"no storage layer could answer ({tried})", layers=failures, **state)
 
-    def _warnings(self, failures: dict[str, str], answer: Answer[Any], now: datetime) -> list[str]:
+    def _warnings(
+        self, failures: dict[str, str], answer: Answer[Any], now: datetime, slow: SlowError | None
+    ) -> list[str]:
         primary = self.primary.db.source
-        found = [f"{primary} is unavailable ({failures.get(primary, self.primary.reason())})"]
+        why = failures.get(primary, self.primary.reason())
+        found = [f"{self._primary_is(slow is not None)} ({why})"]
         found += [
             f"{name} could not answer: {why}" for name, why in failures.items() if name != primary
         ]
@@ -119,10 +151,12 @@ class Fallback:
         fingerprint = call_fingerprint(spec.tool, args)
         await self._catch_up(app)
         op_id = str(uuid4())
-        reason = self.primary.reason()
-        if self.primary.due():
+        reason = self._not_used()
+        if self.primary.due() and not self.held():
             try:
                 return await self._on_primary(app, spec, args, fingerprint, op_id)
+            except SlowError:
+                raise  # the primary is up: a slow call is the caller's answer, not queued
             except UnavailableError as error:
                 reason = error.message
         if not spec.queueable:
@@ -175,9 +209,10 @@ class Fallback:
 
         result = await self.cache.queue_db.run(unit, write=True)
         self.pending = True
+        slow = self.held() and isinstance(self.stuck, SlowError)
         warnings = [
-            f"{self.primary.db.source} is unavailable ({reason}); this change is queued on "
-            "this machine and will be applied when it is back"
+            f"{self._primary_is(slow)} ({reason}); this change is queued on this machine "
+            "and will be applied when it is back"
         ]
         if self.status_path is None:
             warnings.append("the status file was not updated: it lies outside the repository")
@@ -194,8 +229,13 @@ class Fallback:
     async def _catch_up(self, app: App) -> None:
         """Replay queued writes first whenever the primary may be back, so that calls made
         now never overtake calls made during the outage."""
-        if self.pending and self.primary.due():
+        if self.pending and self.primary.due() and self._replay_due():
             await self.sync(app)
+
+    def _replay_due(self) -> bool:
+        """Not while backing off after a replay met a slow primary (``worktrack sync``
+        replays whenever asked)."""
+        return time.monotonic() >= self.replay_after
 
     async def sync(self, app: App) -> ReplayReport:
         return await self._replay(app, self)
@@ -210,7 +250,8 @@ class Fallback:
             try:
                 self.pending = self.pending or await self.queued() > 0
                 looking = self.pending or not self.primary.healthy
-                if looking and await self.primary.probe() and self.pending:
+                found = looking and await self.primary.probe()
+                if found and self.pending and self._replay_due():
                     await self.sync(app)
             except Exception:  # the loop must outlive any one failure
                 log.exception("background sync failed")

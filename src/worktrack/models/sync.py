@@ -13,9 +13,12 @@ Resolution = Literal["discard", "reapply"]
 
 class PrimaryHealth(BaseModel):
     kind: Literal["postgresql", "sqlite"]
-    healthy: bool
+    healthy: bool  # it answers now (slowly or not)
     latency_ms: float | None
-    error: Shown | None
+    error: Shown | None  # why it is down, or the last slow statement while it is slow
+    # up; slow: a statement or lock timeout or a deadlock within the last minute; down:
+    # unreachable, the fallback layers serve (docs/adr/0016-down-slow-retry.md)
+    state: Literal["up", "slow", "down"]
 
 
 class CacheHealth(BaseModel):

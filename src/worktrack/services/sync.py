@@ -96,7 +96,9 @@ async def _embedded_health(app: App) -> SystemHealth:
     latency = (time.perf_counter() - started) * 1000
     return SystemHealth(
         serving_layer=app.db.source,
-        primary=PrimaryHealth(kind="sqlite", healthy=True, latency_ms=latency, error=None),
+        primary=PrimaryHealth(
+            kind="sqlite", healthy=True, latency_ms=latency, error=None, state="up"
+        ),
         schema_revision=revision,
         cache=CacheHealth(entries=0, oldest_age_minutes=None, queued_rows=0),
         queued_writes=0,
@@ -110,14 +112,19 @@ async def _embedded_health(app: App) -> SystemHealth:
 async def _fallback_health(app: App, fallback: Fallback) -> SystemHealth:
     primary = fallback.primary
     reached = await primary.probe()
-    conflicts = await primary.run(store.count_open) if reached else None
+    conflicts = await _conflicts(fallback) if reached else None
     state = primary.state()
     stats = await fallback.cache.db.run(cache_store.stats)
     now = app.clock()
+    serving = reached and not fallback.held()
     health = SystemHealth(
-        serving_layer=await _serving(app, fallback, reached, stats.entries),
+        serving_layer=await _serving(app, fallback, serving, stats.entries),
         primary=PrimaryHealth(
-            kind="postgresql", healthy=reached, latency_ms=state.latency_ms, error=state.error
+            kind="postgresql",
+            healthy=reached,
+            latency_ms=state.latency_ms,
+            error=state.error,
+            state=state.state,
         ),
         schema_revision=state.schema_revision,
         cache=CacheHealth(
@@ -130,7 +137,22 @@ async def _fallback_health(app: App, fallback: Fallback) -> SystemHealth:
         status_file=await _status_file(app),
     )
     warnings = [] if reached else [f"postgresql is unavailable ({state.error})"]
+    if state.state == "slow" and state.error:
+        warnings.append(state.error)
+    if fallback.held() and fallback.stuck is not None:
+        warnings.append(
+            f"{health.queued_writes} queued writes wait for their replay, which stopped "
+            f"({fallback.stuck.message}); calls are served locally until it completes"
+        )
     return stamp(health, "postgresql" if reached else "sqlite_cache", warnings)
+
+
+async def _conflicts(fallback: Fallback) -> int | None:
+    """Open sync conflicts, which the primary holds; None when it cannot say now."""
+    try:
+        return await fallback.primary.run(store.count_open)
+    except UnavailableError:  # slow, or gone since the probe
+        return None
 
 
 async def _serving(app: App, fallback: Fallback, reached: bool, cached: int) -> DataSource | None:
