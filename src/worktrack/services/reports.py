@@ -50,5 +50,6 @@ async def generate_status_report(
         kept = "the status file was not written: the database is unavailable"
         return report.model_copy(update={"warnings": [*(report.warnings or []), kept]})
     path = paths.status_file(app.settings)
-    await asyncio.to_thread(files.write_atomically, path, report.markdown)
+    lock = files.lock_path(path, paths.prepare_home(app.settings))
+    await asyncio.to_thread(files.write_atomically, path, report.markdown, lock=lock)
     return report.model_copy(update={"path": str(path)})
