@@ -19,7 +19,7 @@ def test_the_fixture_prompts() -> None:
     assert found[1].frontmatter["date"] == "2025-09-02"  # YAML's date, as JSON text
     assert found[1].dated == datetime(2025, 9, 2, tzinfo=UTC)
     assert [(s.file, s.reason) for s in skipped] == [
-        ("broken-00.md", "malformed YAML: found unexpected end of stream (near line 5)"),
+        ("broken-00.md", "malformed YAML: found unexpected end of stream (near line 4)"),
         ("broken-01.md", "the frontmatter has no schema_version"),
     ]
 
