@@ -254,9 +254,16 @@ def doctor() -> None:
 @app.command()
 def migrate() -> None:
     """Upgrade the configured database to the current schema (alembic upgrade head)."""
-    from worktrack import migrations
+    from worktrack import migrations, paths
+    from worktrack.errors import ValidationError
 
     settings = _settings()
+    if not settings.uses_postgres:  # the embedded file lives in the state folder
+        try:
+            paths.prepare_home(settings)
+        except ValidationError as error:
+            typer.echo(f"worktrack: {error.message}", err=True)
+            raise typer.Exit(2) from None
     asyncio.run(migrations.upgrade(settings.effective_database_url))
     typer.echo(f"schema at revision {migrations.head_revision()}", err=True)
 

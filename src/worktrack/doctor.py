@@ -91,7 +91,10 @@ def _creatable(folder: Path) -> Path | None:
 
 
 def state_folder(settings: Settings) -> Check:
-    home = settings.home_dir
+    try:
+        home = paths.state_folder(settings)
+    except ValidationError as refused:
+        return Check("state folder", "fail", refused.constraint, "remove the link")
     if home.is_dir() and os.access(home, os.W_OK | os.X_OK):
         return Check("state folder", "ok", f"{home}")
     if not home.exists() and _creatable(home) is not None:

@@ -28,10 +28,10 @@ GITIGNORE = "# worktrack's local state (databases, cache, locks): never committe
 
 
 def roots(settings: Settings) -> tuple[Path, ...]:
-    return (settings.repo.resolve(), _home(settings))
+    return (settings.repo.resolve(), state_folder(settings))
 
 
-def _home(settings: Settings) -> Path:
+def state_folder(settings: Settings) -> Path:
     """The state folder, resolved; the default one must be a real folder, not a link."""
     if settings.default_home and (settings.repo / ".worktrack").is_symlink():
         raise ValidationError(
@@ -44,7 +44,7 @@ def _home(settings: Settings) -> Path:
 
 def prepare_home(settings: Settings) -> Path:
     """Create the state folder if it is missing, with its ``.gitignore``; return it."""
-    home = _home(settings)
+    home = state_folder(settings)
     created = not home.exists()
     try:
         home.mkdir(parents=True, exist_ok=True)

@@ -188,7 +188,7 @@ def _rule(problem: Any) -> str:
     if kind in ("too_long", "too_short") and isinstance(given, str):
         bound = "at most" if kind == "too_long" else "at least"
         limit = ctx["max_length" if kind == "too_long" else "min_length"]
-        return f"{bound} {limit} characters, not {len(given)}"
+        return f"{bound} {limit} character{'' if limit == 1 else 's'}, not {len(given)}"
     if kind == "finite_number":
         return finite_rule(given)
     return str(problem["msg"])
