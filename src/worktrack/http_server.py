@@ -53,8 +53,6 @@ BURST_SECONDS = 5
 MAX_TRACKED_CLIENTS = 10_000
 LOOPBACK_NAMES = ("127.0.0.1", "::1", "localhost")
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
-
-
 _TOKEN_RECIPE = "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`"
 
 
