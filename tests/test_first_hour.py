@@ -5,10 +5,8 @@ passwords stay out of what is printed and written, and the help reads at 80 colu
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from importlib.metadata import version
 from pathlib import Path
 
@@ -16,51 +14,22 @@ import pytest
 from fastmcp import Client
 from fastmcp.client.transports import StdioTransport
 
-from helpers import call
+from helpers import WORKTRACK, call, git_repository, run_worktrack, user_environment
 
-WORKTRACK = str(Path(sys.executable).with_name("worktrack"))
 README = Path(__file__).parents[1] / "README.md"
-
-
-def git_repository(folder: Path) -> Path:
-    folder.mkdir()
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=folder, check=True)
-    (folder / "README.md").write_text("a project\n")
-    subprocess.run([*git, "add", "README.md"], cwd=folder, check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "start"], cwd=folder, check=True)
-    return folder
-
-
-def environment(home: Path, **extra: str) -> dict[str, str]:
-    coverage = {k: v for k, v in os.environ.items() if k.startswith("COVERAGE")}
-    return {"PATH": os.environ["PATH"], "HOME": str(home), **coverage, **extra}
-
-
-def worktrack(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [WORKTRACK, *args],
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 async def test_the_repository_is_left_with_the_status_file_and_nothing_else(
     tmp_path: Path,
 ) -> None:
     repo = git_repository(tmp_path / "project")
-    env = environment(tmp_path)
+    env = user_environment(tmp_path)
     transport = StdioTransport(WORKTRACK, ["serve"], env=env, cwd=str(repo))
     async with Client(transport) as client:
         await call(client, "create_work_item", item_type="task", title="first")
         written = await call(client, "generate_status_report", write_file=True)
     assert written["path"] == str(repo.resolve() / ".project_status.md")
-    done = worktrack(repo, env, "report", "--output", ".project_status.md")
+    done = run_worktrack(repo, env, "report", "--output", ".project_status.md")
     assert done.returncode == 0, done.stderr
     status = subprocess.run(
         ["git", "status", "--porcelain", "--untracked-files=all", "--ignored=no"],
@@ -74,12 +43,14 @@ async def test_the_repository_is_left_with_the_status_file_and_nothing_else(
 
 
 def test_version(tmp_path: Path) -> None:
-    done = worktrack(tmp_path, environment(tmp_path), "--version")
+    done = run_worktrack(tmp_path, user_environment(tmp_path), "--version")
     assert done.returncode == 0 and done.stdout == f"worktrack {version('worktrack')}\n"
 
 
 async def test_server_info_names_worktrack_and_its_version(tmp_path: Path) -> None:
-    transport = StdioTransport(WORKTRACK, ["serve"], env=environment(tmp_path), cwd=str(tmp_path))
+    transport = StdioTransport(
+        WORKTRACK, ["serve"], env=user_environment(tmp_path), cwd=str(tmp_path)
+    )
     async with Client(transport) as client:
         assert client.server_info is not None
         assert client.server_info.name == "worktrack"
@@ -87,9 +58,9 @@ async def test_server_info_names_worktrack_and_its_version(tmp_path: Path) -> No
 
 
 def test_sync_with_nothing_to_do_exits_0(tmp_path: Path) -> None:
-    done = worktrack(tmp_path, environment(tmp_path), "sync")
+    done = run_worktrack(tmp_path, user_environment(tmp_path), "sync")
     assert done.returncode == 0 and done.stdout.startswith("applied 0, conflicts 0")
-    as_json = worktrack(tmp_path, environment(tmp_path), "sync", "--json")
+    as_json = run_worktrack(tmp_path, user_environment(tmp_path), "sync", "--json")
     assert as_json.returncode == 0 and json.loads(as_json.stdout)["remaining"] == 0
 
 
@@ -99,8 +70,8 @@ async def test_a_user_wide_cursor_entry_serves_whichever_workspace_is_open(
     home = tmp_path / "user"
     home.mkdir()
     first = git_repository(tmp_path / "first")
-    env = environment(home, WORKTRACK_HOME=str(first / "state"), WORKTRACK_ACTOR="alice")
-    done = worktrack(first, env, "install", "cursor", "--global")
+    env = user_environment(home, WORKTRACK_HOME=str(first / "state"), WORKTRACK_ACTOR="alice")
+    done = run_worktrack(first, env, "install", "cursor", "--global")
     assert done.returncode == 0, done.stderr
     entry = json.loads((home / ".cursor" / "mcp.json").read_text())["mcpServers"]["worktrack"]
     assert entry["env"] == {"WORKTRACK_REPO": "${workspaceFolder}", "WORKTRACK_ACTOR": "alice"}
@@ -109,14 +80,14 @@ async def test_a_user_wide_cursor_entry_serves_whichever_workspace_is_open(
     second = git_repository(tmp_path / "second")
     filled = {k: v.replace("${workspaceFolder}", str(second)) for k, v in entry["env"].items()}
     transport = StdioTransport(
-        entry["command"], entry["args"], env=environment(home, **filled), cwd=str(home)
+        entry["command"], entry["args"], env=user_environment(home, **filled), cwd=str(home)
     )
     async with Client(transport) as client:
         written = await call(client, "generate_status_report", write_file=True)
     assert written["path"] == str(second.resolve() / ".project_status.md")
     assert not (first / ".project_status.md").exists()
     # A client that does not fill it in gets one clear line, not a server on a wrong folder.
-    unfilled = worktrack(home, environment(home, **entry["env"]), "serve")
+    unfilled = run_worktrack(home, user_environment(home, **entry["env"]), "serve")
     assert unfilled.returncode == 2 and "did not fill in" in unfilled.stderr
 
 
@@ -126,35 +97,35 @@ PASSWORD_URL = "postgresql+asyncpg://team@127.0.0.1:9/worktrack?password=hunter2
 @pytest.mark.parametrize("client", ["cursor", "claude-desktop", "claude-code"])
 def test_install_never_prints_or_writes_a_query_password(tmp_path: Path, client: str) -> None:
     repo = git_repository(tmp_path / "project")
-    env = environment(tmp_path, WORKTRACK_DATABASE_URL=PASSWORD_URL)
-    printed = worktrack(repo, env, "install", client, "--print")
+    env = user_environment(tmp_path, WORKTRACK_DATABASE_URL=PASSWORD_URL)
+    printed = run_worktrack(repo, env, "install", client, "--print")
     assert printed.returncode == 0 and "hunter2" not in printed.stdout + printed.stderr
     assert "team@127.0.0.1:9/worktrack?ssl=disable" in printed.stdout
     assert "~/.pgpass" in printed.stderr
     if client == "cursor":
-        assert worktrack(repo, env, "install", client).returncode == 0
+        assert run_worktrack(repo, env, "install", client).returncode == 0
         written = (repo / ".cursor" / "mcp.json").read_text()
         assert "hunter2" not in written and "ssl=disable" in written
 
 
 def test_doctor_masks_every_password_form(tmp_path: Path) -> None:
     for url in (PASSWORD_URL, "postgresql+asyncpg://team:hunter2@127.0.0.1:9/worktrack"):
-        env = environment(tmp_path, WORKTRACK_DATABASE_URL=url, WORKTRACK_HOME=str(tmp_path))
+        env = user_environment(tmp_path, WORKTRACK_DATABASE_URL=url, WORKTRACK_HOME=str(tmp_path))
         env["WORKTRACK_CONNECT_TIMEOUT_SECONDS"] = "1"
-        done = worktrack(tmp_path, env, "doctor")
+        done = run_worktrack(tmp_path, env, "doctor")
         assert done.returncode == 1  # the database is unreachable
         assert "hunter2" not in done.stdout + done.stderr and "***" in done.stdout
 
 
 def test_help_reads_at_80_columns(tmp_path: Path) -> None:
-    env = environment(tmp_path, COLUMNS="80")
+    env = user_environment(tmp_path, COLUMNS="80")
     for command in (["--help"], ["bench", "--help"], ["serve", "--help"], ["install", "--help"]):
-        done = worktrack(tmp_path, env, *command)
+        done = run_worktrack(tmp_path, env, *command)
         assert done.returncode == 0
         lines = done.stdout.splitlines()
         assert all(len(line) <= 80 for line in lines), command
         assert not re.search("[─│╭╮╰╯]", done.stdout)  # plain text, no boxes
-    bench = worktrack(tmp_path, env, "bench", "--help").stdout
+    bench = run_worktrack(tmp_path, env, "bench", "--help").stdout
     for option in ("--database-url", "--scale", "--quick", "--iterations", "--scenario", "--json"):
         assert re.search(rf"^\s+{option}\b", bench, re.MULTILINE), option
 

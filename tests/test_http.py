@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from conftest import ADMIN_URL, _admin
 from httpserver import (
     ACCEPT,
+    INITIALIZE,
     LIST_TOOLS,
     TOKEN,
     WORKTRACK,
@@ -126,22 +127,13 @@ def test_loopback_host_and_origin_are_answered(server: Server, headers: dict[str
 
 
 def test_forged_or_unknown_session_ids_are_refused(server: Server) -> None:
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "legacy", "version": "1"},
-        },
-    }
-    opened = server.post(bearer(), initialize)
+    opened = server.post(bearer(), INITIALIZE)
     session = opened.headers["mcp-session-id"]
     assert len(bytes.fromhex(session)) >= 16  # 128 bits, random (uuid4)
     version = {"MCP-Protocol-Version": "2025-11-25"}
     assert server.post({**bearer(), **version, "Mcp-Session-Id": session}).status_code == 200
-    for forged in ("0" * 32, session[:-1] + "0", "forged", "../" + session):
+    one_off = session[:-1] + ("1" if session.endswith("0") else "0")  # never the session itself
+    for forged in ("0" * 32, one_off, "forged", "../" + session):
         answer = server.post({**bearer(), **version, "Mcp-Session-Id": forged})
         assert answer.status_code in (400, 404), forged
     assert server.post({**bearer(TOKEN + "x"), "Mcp-Session-Id": session}).status_code == 401

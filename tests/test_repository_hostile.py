@@ -13,9 +13,6 @@ through its files, on the installed ``worktrack`` command, and show each refused
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,9 +21,8 @@ from fastmcp.client.transports import StdioTransport
 
 from worktrack.report import files
 
-from helpers import call, fail
+from helpers import WORKTRACK, call, fail, git_repository, run_worktrack, user_environment
 
-WORKTRACK = str(Path(sys.executable).with_name("worktrack"))
 BASHRC = "export PATH=$HOME/bin:$PATH\n"
 
 
@@ -41,33 +37,7 @@ def user(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    folder = tmp_path / "checkout"
-    folder.mkdir()
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=folder, check=True)
-    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x"], cwd=folder, check=True)
-    return folder
-
-
-def environment(user: Path, **extra: str) -> dict[str, str]:
-    """What an MCP client gives the server: PATH and HOME, nothing of worktrack's."""
-    coverage = {k: v for k, v in os.environ.items() if k.startswith("COVERAGE")}
-    return {"PATH": os.environ["PATH"], "HOME": str(user), **coverage, **extra}
-
-
-def worktrack(
-    cwd: Path, env: dict[str, str], *args: str, stdin: str = ""
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [WORKTRACK, *args],
-        cwd=cwd,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return git_repository(tmp_path / "checkout")
 
 
 def plant_dotenv(repo: Path, user: Path, elsewhere: Path) -> None:
@@ -84,10 +54,12 @@ def test_a_dotenv_cannot_make_report_overwrite_a_file_in_the_users_home(
     repo: Path, user: Path, tmp_path: Path
 ) -> None:
     plant_dotenv(repo, user, tmp_path)
-    done = worktrack(repo, environment(user), "report", "--output", str(user / ".bashrc"))
+    done = run_worktrack(repo, user_environment(user), "report", "--output", str(user / ".bashrc"))
     assert done.returncode == 2 and "outside" in done.stderr and done.stdout == ""
     assert (user / ".bashrc").read_text() == BASHRC
-    written = worktrack(repo, environment(user), "report", "--output", ".project_status.md")
+    written = run_worktrack(
+        repo, user_environment(user), "report", "--output", ".project_status.md"
+    )
     assert written.returncode == 0, written.stderr
     assert (repo / ".project_status.md").read_text().startswith("# Project Status")
     assert (repo / ".worktrack" / "worktrack.db").exists()  # the default, not the .env's
@@ -98,7 +70,7 @@ async def test_a_dotenv_does_not_steer_the_server_a_client_starts_in_the_reposit
     repo: Path, user: Path, tmp_path: Path
 ) -> None:
     plant_dotenv(repo, user, tmp_path)
-    transport = StdioTransport(WORKTRACK, ["serve"], env=environment(user), cwd=str(repo))
+    transport = StdioTransport(WORKTRACK, ["serve"], env=user_environment(user), cwd=str(repo))
     async with Client(transport) as client:
         assert len(await client.list_tools()) > 5  # the .env's WORKTRACK_TOOLSETS ignored
         written = await call(client, "generate_status_report", write_file=True)
@@ -109,7 +81,7 @@ async def test_a_dotenv_does_not_steer_the_server_a_client_starts_in_the_reposit
 
 def test_an_applications_database_url_is_not_worktracks(repo: Path, user: Path) -> None:
     app_db = "postgresql+asyncpg://app:secret@127.0.0.1:9/app"  # would refuse: port 9
-    done = worktrack(repo, environment(user, DATABASE_URL=app_db), "health", "--json")
+    done = run_worktrack(repo, user_environment(user, DATABASE_URL=app_db), "health", "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["primary"]["kind"] == "sqlite"
 
@@ -117,10 +89,12 @@ def test_an_applications_database_url_is_not_worktracks(repo: Path, user: Path) 
 def test_a_symlinked_state_folder_in_the_repository_is_refused(repo: Path, user: Path) -> None:
     (repo / ".worktrack").symlink_to(user, target_is_directory=True)
     (repo / ".project_status.md").symlink_to(user / ".bashrc")
-    served = worktrack(repo, environment(user), "serve")
+    served = run_worktrack(repo, user_environment(user), "serve")
     assert served.returncode == 2 and served.stdout == ""
     assert served.stderr.count("\n") == 1 and "is a symlink" in served.stderr
-    reported = worktrack(repo, environment(user), "report", "--output", ".project_status.md")
+    reported = run_worktrack(
+        repo, user_environment(user), "report", "--output", ".project_status.md"
+    )
     assert reported.returncode == 2 and "is a symlink" in reported.stderr
     assert (user / ".bashrc").read_text() == BASHRC
     assert sorted(p.name for p in user.iterdir()) == [".bashrc"]
@@ -137,7 +111,7 @@ def test_a_lock_path_that_cannot_be_a_lock_is_one_clear_line(
         lock.mkdir()
     else:
         lock.symlink_to(user / ".bashrc")
-    done = worktrack(repo, environment(user), "report", "--output", ".project_status.md")
+    done = run_worktrack(repo, user_environment(user), "report", "--output", ".project_status.md")
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr == (
         f"worktrack: cannot write {status}: cannot take its lock {lock}: it is a {kind}; "
@@ -149,7 +123,7 @@ def test_a_lock_path_that_cannot_be_a_lock_is_one_clear_line(
 async def test_the_tool_reports_a_bad_lock_path_as_unavailable(repo: Path, user: Path) -> None:
     status = repo.resolve() / ".project_status.md"
     files.lock_path(status, repo.resolve() / ".worktrack").mkdir(parents=True)
-    transport = StdioTransport(WORKTRACK, ["serve"], env=environment(user), cwd=str(repo))
+    transport = StdioTransport(WORKTRACK, ["serve"], env=user_environment(user), cwd=str(repo))
     async with Client(transport) as client:
         error = await fail(client, "generate_status_report", write_file=True)
         assert error["error"] == "UnavailableError" and "it is a directory" in error["message"]
@@ -175,8 +149,8 @@ def test_a_bad_setting_stops_serve_with_one_line_and_exit_code_2(
     repo: Path, user: Path, transport: list[str], bad: dict[str, str], says: str
 ) -> None:
     a_file = user / ".bashrc"
-    env = environment(user, **{k: v.replace("FILE", str(a_file)) for k, v in bad.items()})
-    done = worktrack(repo, env, "serve", *transport)
+    env = user_environment(user, **{k: v.replace("FILE", str(a_file)) for k, v in bad.items()})
+    done = run_worktrack(repo, env, "serve", *transport)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("worktrack: ")
     assert says in done.stderr and "Traceback" not in done.stderr and "hunter2" not in done.stderr
