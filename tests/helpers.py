@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,6 +75,37 @@ def base_env(tmp_path: Path) -> dict[str, str]:
         "WORKTRACK_HOME": str(tmp_path / "state"),
         "FASTMCP_LOG_LEVEL": "DEBUG",
     }
+
+
+def git_repository(folder: Path) -> Path:
+    """A new git repository at ``folder`` with one commit."""
+    folder.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=folder, check=True)
+    (folder / "README.md").write_text("a project\n")
+    subprocess.run([*git, "add", "README.md"], cwd=folder, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "start"], cwd=folder, check=True)
+    return folder
+
+
+def user_environment(home: Path, **extra: str) -> dict[str, str]:
+    """What an MCP client gives the server: PATH and HOME (and coverage), nothing else."""
+    coverage = {k: v for k, v in os.environ.items() if k.startswith("COVERAGE")}
+    return {"PATH": os.environ["PATH"], "HOME": str(home), **coverage, **extra}
+
+
+def run_worktrack(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The installed ``worktrack`` command, run to its end with no input."""
+    return subprocess.run(
+        [WORKTRACK, *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def assert_only_jsonrpc(stdout_copy: Path) -> int:

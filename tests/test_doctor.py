@@ -149,3 +149,14 @@ async def test_a_state_folder_that_is_a_file_fails(tmp_path: Path) -> None:
     checks = {check.name: check for check in await doctor.run(settings)}
     assert checks["state folder"].verdict == "fail"
     assert checks["repository"].verdict == "warn"  # a folder, but not a git repository
+
+
+async def test_a_state_folder_the_repository_made_a_symlink_fails(tmp_path: Path) -> None:
+    repo, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
+    repo.mkdir()
+    elsewhere.mkdir()
+    (repo / ".worktrack").symlink_to(elsewhere, target_is_directory=True)
+    checks = {check.name: check for check in await doctor.run(Settings(repo=repo))}
+    assert checks["state folder"].verdict == checks["status file"].verdict == "fail"
+    assert "is a symlink" in checks["state folder"].detail
+    assert list(elsewhere.iterdir()) == []  # doctor writes nothing

@@ -6,6 +6,7 @@ import pytest
 from pydantic import SecretStr
 
 from worktrack.http_server import (
+    RateLimit,
     RefusedToStart,
     SharedTokenVerifier,
     allowed_hosts,
@@ -46,6 +47,9 @@ def test_loopback_addresses(host: str, loopback: bool) -> None:
         ("::1", LONG, True, []),  # --no-auth wins on loopback
         ("0.0.0.0", LONG, False, []),
         ("127.0.0.1", SecretStr("short"), False, ["shorter than 32"]),
+        ("::1", SecretStr("x" * 31), False, ["shorter than 32"]),
+        ("0.0.0.0", SecretStr("x" * 31), False, RefusedToStart),
+        ("10.0.0.5", SecretStr("short"), False, RefusedToStart),
         ("127.0.0.1", None, False, RefusedToStart),
         ("127.0.0.1", SecretStr(""), False, RefusedToStart),
         ("0.0.0.0", None, False, RefusedToStart),
@@ -80,3 +84,44 @@ async def test_the_verifier_accepts_only_the_exact_token() -> None:
     for wrong in ("t" * 39, "t" * 41, "T" * 40, "", "t" * 39 + "é"):
         assert await verifier.verify_token(wrong) is None
     assert "t" * 40 not in repr(Settings(http_token=LONG))  # a SecretStr: never printed
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _never_called(*_: object) -> None:
+    raise AssertionError("the rate limit test calls take() only")
+
+
+def test_the_rate_limit_is_a_bucket_per_client_address() -> None:
+    clock = Clock()
+    limit = RateLimit(_never_called, per_second=2, burst=10, clock=clock)
+    assert [limit.take("10.0.0.1") for _ in range(10)] == [0.0] * 10  # the burst
+    assert limit.take("10.0.0.1") == 0.5  # then one more every half second
+    assert limit.take("10.0.0.2") == 0.0  # another client has its own bucket
+    clock.now += 0.5
+    assert limit.take("10.0.0.1") == 0.0
+    assert limit.take("10.0.0.1") > 0
+    clock.now += 60
+    assert [limit.take("10.0.0.1") for _ in range(10)] == [0.0] * 10  # refilled to the burst
+
+
+def test_the_rate_limit_forgets_idle_clients_when_it_tracks_too_many(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("worktrack.http_server.MAX_TRACKED_CLIENTS", 3)
+    clock = Clock()
+    limit = RateLimit(_never_called, per_second=1, burst=2, clock=clock)
+    for address in ("a", "b", "c"):
+        limit.take(address)
+    clock.now += 1  # "a" to "c" refill in 2 s: not idle yet
+    limit.take("d")
+    assert set(limit.buckets) == {"a", "b", "c", "d"}
+    clock.now += 2
+    limit.take("e")
+    assert set(limit.buckets) == {"e"}

@@ -143,10 +143,9 @@ def test_writing_merges_and_keeps_other_servers(home: Path, project: Path) -> No
     assert entry_of(after)["command"] != "/old/worktrack"
     assert path.stat().st_ino != inode  # replaced by rename, never rewritten in place
     assert stat.S_IMODE(path.stat().st_mode) == 0o600  # the user's permissions kept
-    assert sorted(p.name for p in path.parent.iterdir()) == [
-        "claude_desktop_config.json",
-        "claude_desktop_config.json.lock",
-    ]
+    # Nothing left beside it: the writer's lock lives in worktrack's state folder.
+    assert [p.name for p in path.parent.iterdir()] == ["claude_desktop_config.json"]
+    assert list((project / ".worktrack" / "locks").glob("claude_desktop_config.json.*.lock"))
 
     again = install(home, project, "claude-desktop")
     assert again.returncode == 0 and json.loads(path.read_text()) == after  # idempotent

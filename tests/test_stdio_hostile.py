@@ -169,3 +169,30 @@ def test_broken_json_and_unknown_methods_are_answered_or_ignored(stdio: Stdio) -
     assert missing == "NotFoundError"
     assert stdio.alive()
     assert stdio.stdout_lines >= 3  # each one parsed as JSON-RPC on the way
+
+
+SESSION_WITH = (
+    b'{"item_type":"session","title":"t","metadata":{"token_budget":5000,"prompts_count":0,'
+    b'"yaml_frontmatter":{"schema_version":"1","ratio":%s}}}'
+)
+TASK_WITH = b'{"item_type":"task","title":"t","metadata":{"estimated_hours":%s}}'
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [(SESSION_WITH, "metadata.yaml_frontmatter.ratio"), (TASK_WITH, "metadata.estimated_hours")],
+    ids=["free-form", "typed"],
+)
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
+def test_nan_and_infinities_are_refused_not_stored_as_null(
+    stdio: Stdio, arguments: bytes, field: str, literal: bytes
+) -> None:
+    """Python's json.dumps writes NaN and Infinity and the server parses them; stored, they
+    became null. Refused now, naming the field."""
+    answer = stdio.answer(stdio.call("create_work_item", arguments % literal))
+    assert answer is not None and answer["result"]["isError"]
+    error = json.loads(answer["result"]["content"][0]["text"])
+    assert error["error"] == "ValidationError" and error["details"]["field"] == field
+    assert "numbers must be finite" in error["details"]["constraint"]
+    listed = stdio.answer(stdio.request("tools/call", {"name": "list_work_items", "arguments": {}}))
+    assert listed is not None and listed["result"]["structuredContent"]["total_count"] == 0

@@ -30,11 +30,43 @@ app = typer.Typer(
     help="worktrack: a shared project record for AI coding assistants (MCP).",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: readable at any terminal width
+    pretty_exceptions_show_locals=False,  # locals may hold a database password
 )
 
 
+def _version(shown: bool) -> None:
+    if shown:
+        from importlib.metadata import version
+
+        typer.echo(f"worktrack {version('worktrack')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    _version_flag: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """worktrack: a shared project record for AI coding assistants (MCP)."""
+
+
 def _settings() -> Settings:
-    return Settings()
+    """The settings; a bad one is one line per problem on stderr and exit code 2."""
+    import pydantic
+
+    try:
+        return Settings()
+    except pydantic.ValidationError as error:
+        from worktrack.settings import problems
+
+        for problem in problems(error):
+            typer.echo(f"worktrack: {problem}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _or_exit(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -60,7 +92,9 @@ def serve(
     """Run the MCP server over stdio (what Claude Code, Claude Desktop and Cursor spawn),
     or over streamable HTTP with --http (a bearer token from WORKTRACK_HTTP_TOKEN)."""
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    from worktrack import paths
     from worktrack.clients import connection_help, executable, server_env
+    from worktrack.errors import ValidationError
     from worktrack.migrations import SchemaError
     from worktrack.server import create_server
 
@@ -69,6 +103,7 @@ def serve(
         raise typer.Exit(2)
     settings = _settings()
     try:
+        paths.prepare_home(settings)
         if http:
             _serve_http(settings, host, port, no_auth)
             return
@@ -80,7 +115,7 @@ def serve(
         # result (the status report's p95 at 100,000 items: 213 ms -> 105 ms).
         gc.freeze()
         server.run(show_banner=False)
-    except SchemaError as error:
+    except (SchemaError, ValidationError) as error:
         typer.echo(f"worktrack: {error.message}", err=True)
         raise typer.Exit(2) from None
 
@@ -144,11 +179,12 @@ def install(
     ),
 ) -> None:
     """Add worktrack to Claude Code, Claude Desktop or Cursor (or print what to add)."""
-    from worktrack import clients
-    from worktrack.errors import UnavailableError
+    from worktrack import clients, paths
+    from worktrack.errors import WorktrackError
 
     settings = _settings()
-    env = clients.server_env(settings)
+    every_workspace = client is McpClient.cursor and user_wide and config is None
+    env = clients.server_env(settings, every_workspace=every_workspace)
     for note in env.notes:
         typer.echo(f"worktrack: note: {note}", err=True)
     command = clients.executable()
@@ -167,8 +203,9 @@ def install(
         typer.echo(f"worktrack: merge this into {path}", err=True)
         return
     try:
-        kept = clients.write_entry(path, clients.server_entry(command, env.values))
-    except (clients.InstallError, UnavailableError) as error:
+        home = paths.prepare_home(settings)
+        kept = clients.write_entry(path, clients.server_entry(command, env.values), home)
+    except (clients.InstallError, WorktrackError) as error:
         typer.echo(f"worktrack: {error}", err=True)
         raise typer.Exit(1) from None
     typer.echo(
@@ -196,14 +233,14 @@ def doctor() -> None:
     import pydantic
 
     from worktrack import doctor as checks
+    from worktrack.settings import problems
 
     try:
-        settings = _settings()
+        settings = Settings()
     except pydantic.ValidationError as error:
-        for problem in error.errors(include_url=False):
-            variable = f"WORKTRACK_{str(problem['loc'][0]).upper()}" if problem["loc"] else ""
-            typer.echo(f"fail  configuration  {variable}: {problem['msg']}")
-        typer.echo("      fix: correct the variable named above (environment or .env)")
+        for problem in problems(error):
+            typer.echo(f"fail  configuration  {problem}")
+        typer.echo("      fix: correct the variable named above (in the environment)")
         raise typer.Exit(1) from None
     results = asyncio.run(checks.run(settings))
     for check in results:
@@ -217,9 +254,16 @@ def doctor() -> None:
 @app.command()
 def migrate() -> None:
     """Upgrade the configured database to the current schema (alembic upgrade head)."""
-    from worktrack import migrations
+    from worktrack import migrations, paths
+    from worktrack.errors import ValidationError
 
     settings = _settings()
+    if not settings.uses_postgres:  # the embedded file lives in the state folder
+        try:
+            paths.prepare_home(settings)
+        except ValidationError as error:
+            typer.echo(f"worktrack: {error.message}", err=True)
+            raise typer.Exit(2) from None
     asyncio.run(migrations.upgrade(settings.effective_database_url))
     typer.echo(f"schema at revision {migrations.head_revision()}", err=True)
 
@@ -278,9 +322,15 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="print the result as JSON
 def sync(as_json: JsonFlag = False) -> None:
     """Replay the writes queued during a Postgres outage now; print what applied and what
     became a sync conflict. Exits 1 if writes remain queued (Postgres still unreachable)."""
+    from worktrack.fallback.storage import ReplayReport
     from worktrack.services.sync import sync_now
 
-    report = _or_exit(lambda: _using_app(_settings(), sync_now))
+    settings = _settings()
+    if settings.uses_postgres:
+        report = _or_exit(lambda: _using_app(settings, sync_now))
+    else:  # the embedded database never queues writes: there is nothing to replay
+        report = ReplayReport()
+        typer.echo("worktrack: the embedded database has no write queue", err=True)
     counts = {
         "applied": len(report.applied),
         "conflicts": len(report.conflicts),

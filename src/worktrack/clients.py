@@ -4,8 +4,14 @@
 Every client gets the same server entry: the absolute path of this ``worktrack`` command,
 ``serve``, and the environment it needs (``WORKTRACK_REPO`` always; the other worktrack
 settings when they are set here, paths made absolute). A database password is never
-written into a client's configuration: the URL goes without it (asyncpg then reads
-``~/.pgpass``). Writing merges into the existing file: other servers and settings stay
+written into a client's configuration, neither the user-info one nor a ``?password=``
+parameter: the URL goes without it (asyncpg then reads ``~/.pgpass``).
+
+A user-wide Cursor entry (``install cursor --global``) serves every project Cursor opens,
+so it names no repository: ``WORKTRACK_REPO`` is ``${workspaceFolder}``, which Cursor
+fills in with the open workspace when it starts the server, and the repository-bound
+paths (``WORKTRACK_HOME``, ``WORKTRACK_STATUS_FILE``) are left to their per-repository
+defaults. Writing merges into the existing file: other servers and settings stay
 as they were, the ``worktrack`` entry is replaced, and the file is replaced atomically; a
 file that is not plain JSON is left alone.
 """
@@ -22,14 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy.engine import make_url
-
 from worktrack.report import files
-from worktrack.settings import Settings
+from worktrack.settings import Settings, url_without_password
 
 Client = Literal["claude-code", "claude-desktop", "cursor"]
 Scope = Literal["local", "project", "user"]
 SERVER_NAME = "worktrack"
+# Cursor replaces this with the folder of the workspace it starts the server for.
+WORKSPACE_FOLDER = "${workspaceFolder}"
 
 
 class InstallError(Exception):
@@ -50,25 +56,28 @@ class ServerEnv:
     notes: list[str] = field(default_factory=list)
 
 
-def server_env(settings: Settings) -> ServerEnv:
-    """The environment a client must give ``worktrack serve`` to reproduce these settings."""
+def server_env(settings: Settings, *, every_workspace: bool = False) -> ServerEnv:
+    """The environment a client must give ``worktrack serve`` to reproduce these settings;
+    with ``every_workspace``, for a client that starts it in whichever project is open."""
     given = settings.model_fields_set
-    env = {"WORKTRACK_REPO": str(settings.repo.resolve())}
     notes: list[str] = []
+    env = {"WORKTRACK_REPO": WORKSPACE_FOLDER if every_workspace else str(settings.repo.resolve())}
     if settings.database_url:
-        url = make_url(settings.database_url)
-        if url.password:
+        url, had_password = url_without_password(settings.database_url)
+        if had_password:
             notes.append(
                 "the database password is not written into the client configuration; "
                 "put it in ~/.pgpass (or PGPASSWORD in the client's environment)"
             )
-        # URL.set(password=None) would keep it; _replace is the namedtuple's own copy.
-        without = url._replace(password=None)
-        env["WORKTRACK_DATABASE_URL"] = without.render_as_string(hide_password=False)
-    if "home" in given:
-        env["WORKTRACK_HOME"] = str(settings.home_dir)
-    if "status_file" in given:
-        env["WORKTRACK_STATUS_FILE"] = str(settings.status_path)
+        env["WORKTRACK_DATABASE_URL"] = url
+    paths = _repository_paths(settings)
+    if every_workspace and paths:
+        notes.append(
+            f"{', '.join(paths)} left out: a user-wide entry serves every workspace, each "
+            "with its own .worktrack and status file"
+        )
+    elif paths:
+        env |= paths
     if settings.actor:
         env["WORKTRACK_ACTOR"] = settings.actor
     if "toolsets" in given:
@@ -78,6 +87,14 @@ def server_env(settings: Settings) -> ServerEnv:
     if "cache_ttl_minutes" in given:
         env["WORKTRACK_CACHE_TTL_MINUTES"] = f"{settings.cache_ttl_minutes:g}"
     return ServerEnv(env, notes)
+
+
+def _repository_paths(settings: Settings) -> dict[str, str]:
+    """The state folder and status file, when they were set rather than derived."""
+    given = settings.model_fields_set
+    paths = {"WORKTRACK_HOME": settings.home_dir, "WORKTRACK_STATUS_FILE": settings.status_path}
+    chosen = {"WORKTRACK_HOME": "home" in given, "WORKTRACK_STATUS_FILE": "status_file" in given}
+    return {name: str(path) for name, path in paths.items() if chosen[name]}
 
 
 def server_entry(command: str, env: Mapping[str, str]) -> dict[str, Any]:
@@ -154,8 +171,10 @@ def merged(existing: str | None, entry: dict[str, Any], path: Path) -> str:
     return json.dumps(config, indent=2, ensure_ascii=False) + "\n"
 
 
-def write_entry(path: Path, entry: dict[str, Any]) -> int:
-    """Merge the entry into the file at ``path`` atomically; the other servers kept."""
-    files.update(path, lambda existing: merged(existing, entry, path))
+def write_entry(path: Path, entry: dict[str, Any], home: Path) -> int:
+    """Merge the entry into the file at ``path`` atomically, the other servers kept; the
+    writer lock lives in ``home``, never beside the file."""
+    lock = files.lock_path(path, home)
+    files.update(path, lambda existing: merged(existing, entry, path), lock=lock)
     servers: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))["mcpServers"]
     return len(servers) - 1

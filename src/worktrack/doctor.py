@@ -22,7 +22,7 @@ from worktrack.db import create_engine
 from worktrack.errors import ValidationError
 from worktrack.report import files
 from worktrack.report.parse import parse
-from worktrack.settings import MIN_HTTP_TOKEN_LENGTH, Settings
+from worktrack.settings import MIN_HTTP_TOKEN_LENGTH, Settings, shown_url
 
 Verdict = Literal["ok", "warn", "fail"]
 
@@ -46,7 +46,7 @@ async def run(settings: Settings) -> list[Check]:
 
 
 def configuration(settings: Settings) -> Check:
-    url = make_url(settings.effective_database_url).render_as_string(hide_password=True)
+    url = shown_url(settings.effective_database_url)
     detail = f"database {url}; toolsets {','.join(settings.toolsets)}"
     detail += "; read-only" if settings.read_only else ""
     token = settings.http_token
@@ -91,7 +91,10 @@ def _creatable(folder: Path) -> Path | None:
 
 
 def state_folder(settings: Settings) -> Check:
-    home = settings.home_dir
+    try:
+        home = paths.state_folder(settings)
+    except ValidationError as refused:
+        return Check("state folder", "fail", refused.constraint, "remove the link")
     if home.is_dir() and os.access(home, os.W_OK | os.X_OK):
         return Check("state folder", "ok", f"{home}")
     if not home.exists() and _creatable(home) is not None:
@@ -122,14 +125,14 @@ async def database(settings: Settings) -> list[Check]:
             Check(
                 "database",
                 "fail",
-                f"cannot reach {parsed.render_as_string(hide_password=True)}: {reason}",
+                f"cannot reach {shown_url(url)}: {reason}",
                 "start the database, or fix WORKTRACK_DATABASE_URL (host, port, name, user)",
             )
         ]
     finally:
         await engine.dispose()
     sqlite = parsed.get_backend_name() == "sqlite"
-    reached = Check("database", "ok", f"{parsed.render_as_string(hide_password=True)} reachable")
+    reached = Check("database", "ok", f"{shown_url(url)} reachable")
     return [reached, schema(revision, sqlite=sqlite)]
 
 

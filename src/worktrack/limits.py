@@ -2,7 +2,9 @@
 
 A call whose arguments are larger than ``MAX_ARGUMENT_BYTES`` as JSON, nested deeper than
 ``MAX_ARGUMENT_DEPTH`` or holding a lone surrogate (text no encoding can store) is a
-``ValidationError`` on ``arguments``: rejected whole, never truncated. Per-field limits
+``ValidationError`` on ``arguments``: rejected whole, never truncated. A NaN or infinite
+number anywhere (JSON has neither; a database would store null) is a ``ValidationError``
+naming its field. Per-field limits
 (lengths, list sizes, ``limit`` maxima) are in each tool's schema and rejected the same way.
 """
 
@@ -16,6 +18,7 @@ from fastmcp.tools import ToolResult
 from mcp.types import CallToolRequestParams
 
 from worktrack.errors import ValidationError
+from worktrack.models.common import finite_rule, non_finite
 
 MAX_ARGUMENT_BYTES = 1_048_576
 MAX_ARGUMENT_DEPTH = 32
@@ -47,6 +50,9 @@ def check_arguments(arguments: dict[str, Any] | None) -> None:
         return
     if nesting_depth(arguments, MAX_ARGUMENT_DEPTH) > MAX_ARGUMENT_DEPTH:
         raise ValidationError("arguments", f"nested deeper than {MAX_ARGUMENT_DEPTH} levels")
+    found = non_finite(arguments)
+    if found is not None:
+        raise ValidationError(found[0], finite_rule(found[1]))
     try:
         size = len(json.dumps(arguments, ensure_ascii=False, default=str).encode())
     except UnicodeEncodeError as error:  # a lone surrogate: no database can store it

@@ -6,6 +6,7 @@ import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from importlib.metadata import version
 from typing import Any, get_type_hints
 
 from fastmcp import FastMCP
@@ -60,6 +61,7 @@ def create_server(
 
     mcp = FastMCP(
         "worktrack",
+        version=_version(),
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         mask_error_details=True,
@@ -72,6 +74,12 @@ def create_server(
             mcp.add_tool(tool)
     resources.register(mcp)
     return mcp
+
+
+@functools.cache
+def _version() -> str:
+    """The installed package's version: what ``serverInfo`` says (not FastMCP's)."""
+    return version("worktrack")
 
 
 @functools.cache

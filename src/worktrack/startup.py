@@ -45,6 +45,7 @@ async def _migrated_sqlite(
 
 async def open_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -> App:
     """Connect to the configured database; migrate SQLite, refuse an old Postgres schema."""
+    await asyncio.to_thread(paths.prepare_home, settings)
     url = settings.effective_database_url
     if source_of(url) == "sqlite":
         return App(settings=settings, db=await _migrated_sqlite(url), clock=clock)

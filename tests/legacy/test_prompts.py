@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,7 +13,9 @@ import pytest
 
 from worktrack.legacy.prompts import read_prompts
 
-from legacy_files import FIXTURE
+from legacy_files import FIXTURE, copy_fixture
+
+WORKTRACK = str(Path(sys.executable).with_name("worktrack"))
 
 
 def test_the_fixture_prompts() -> None:
@@ -19,7 +25,7 @@ def test_the_fixture_prompts() -> None:
     assert found[1].frontmatter["date"] == "2025-09-02"  # YAML's date, as JSON text
     assert found[1].dated == datetime(2025, 9, 2, tzinfo=UTC)
     assert [(s.file, s.reason) for s in skipped] == [
-        ("broken-00.md", "malformed YAML: found unexpected end of stream (near line 5)"),
+        ("broken-00.md", "malformed YAML: found unexpected end of stream (near line 4)"),
         ("broken-01.md", "the frontmatter has no schema_version"),
     ]
 
@@ -66,3 +72,58 @@ def test_frontmatter_values_become_json(tmp_path: Path) -> None:
         "nested": {"at": "2025-09-02"},
     }
     assert prompt.dated == datetime(2025, 9, 1, 10, tzinfo=UTC)  # a time without zone: UTC
+
+
+LAUGHS = (  # 273 bytes that expand to 531,441 strings through aliases
+    "---\nschema_version: '1.0'\n"
+    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+    "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+    "f: [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n---\n# Laughs\n"
+)
+ALIAS_REFUSED = "YAML anchors and aliases (& and *) are not read: an anchor or alias"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (LAUGHS, f"{ALIAS_REFUSED} (near line 3)"),
+        ("---\nschema_version: 1\nloop: &x [*x]\n---\n", f"{ALIAS_REFUSED} (near line 3)"),
+        ("---\nschema_version: 1\nx: &one 1\n---\n", f"{ALIAS_REFUSED} (near line 3)"),
+        ("---\nschema_version: 1\n<<: *base\n---\n", f"{ALIAS_REFUSED} (near line 3)"),
+        (
+            "---\nschema_version: 1\nx: " + "[" * 5000 + "]" * 5000 + "\n---\n",
+            "the frontmatter is nested too deeply",
+        ),
+        ("---\nschema_version: 1\n---\n" + "x" * 1_048_577, "larger than 1048576 bytes"),
+    ],
+    ids=["billion-laughs", "self-reference", "anchor-only", "merge-key", "deep", "huge"],
+)
+def test_yaml_that_expands_or_recurses_is_skipped_with_the_reason(
+    tmp_path: Path, content: str, reason: str
+) -> None:
+    (tmp_path / "bad.md").write_text(content, encoding="utf-8")
+    found, skipped = read_prompts(tmp_path)
+    assert found == [] and [(s.file, s.reason) for s in skipped] == [("bad.md", reason)]
+
+
+def test_import_legacy_skips_an_alias_bomb_and_imports_the_rest(tmp_path: Path) -> None:
+    """The attack as it came: a prompt file in the directory given to the real command."""
+    status, prompts = copy_fixture(tmp_path)
+    (prompts / "session-laughs.md").write_text(LAUGHS, encoding="utf-8")
+    environment = {k: v for k, v in os.environ.items() if k.startswith(("PATH", "COVERAGE"))}
+    done = subprocess.run(
+        [WORKTRACK, "import-legacy", str(status), "--prompts", str(prompts), "--json"],
+        env={**environment, "HOME": str(tmp_path), "WORKTRACK_REPO": str(tmp_path)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["success"] is True
+    assert {"file": "session-laughs.md", "reason": f"{ALIAS_REFUSED} (near line 3)"} in result[
+        "skipped"
+    ]

@@ -41,6 +41,11 @@ def passing_counts(text: str) -> list[int]:
     return [vendor.passing or 0 for vendor in parsed.vendors]
 
 
+def lock_of(path: Path) -> Path:
+    """The writer lock every process uses for ``path``: in a state folder beside it."""
+    return files.lock_path(path, path.parent / "state")
+
+
 def _bumped(text: str | None, number: int) -> str:
     counts = passing_counts(text or "")
     counts[number] += 1
@@ -53,12 +58,12 @@ def bump(path: Path, number: int, rounds: int, go: Path, locked: bool) -> None:
         time.sleep(0.001)
     for _ in range(rounds):
         if locked:
-            files.update(path, lambda text: _bumped(text, number))
+            files.update(path, lambda text: _bumped(text, number), lock=lock_of(path))
         else:
             # The negative control: the same cycle, but the read is not under the lock.
             text = files.read(path)
             time.sleep(0.001)  # what any real work between read and write would take
-            files.write_atomically(path, _bumped(text, number))
+            files.write_atomically(path, _bumped(text, number), lock=lock_of(path))
 
 
 def churn(path: Path, sources: list[Path]) -> None:
@@ -66,7 +71,7 @@ def churn(path: Path, sources: list[Path]) -> None:
     print("ready", flush=True)
     n = 0
     while True:
-        files.write_atomically(path, contents[n % 2])
+        files.write_atomically(path, contents[n % 2], lock=lock_of(path))
         n += 1
 
 

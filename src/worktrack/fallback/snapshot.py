@@ -41,7 +41,7 @@ from worktrack.tables import (
 
 AUTHOR = "status file"
 _NAMESPACE = uuid.UUID("5b0d3c0e-6f1e-4c57-9d0a-2b8f8f7c3e11")
-_QUARTER = re.compile(r"(\d{4})-Q([1-4])|Q([1-4]) (\d{4})")
+_QUARTER = re.compile(r"([0-9]{4})-Q([1-4])|Q([1-4]) ([0-9]{4})")
 _ENHANCEMENT_STATUSES = ("planned", "approved", "implementing", "completed")
 Rows = dict[Table, list[dict[str, Any]]]
 

@@ -128,12 +128,12 @@ def markdown_file(path: Path) -> StatusFileLayer:
     return StatusFileLayer("markdown_file", fetch, f"there is no status file at {path}")
 
 
-async def reflect(cache: Database, path: Path, now: datetime) -> list[str]:
+async def reflect(cache: Database, path: Path, now: datetime, *, lock: Path) -> list[str]:
     """Show the writes queued in ``cache`` in the status file on disk, on top of what it
     says; warnings (not errors) when that cannot be done, since the queue already holds
     the writes durably."""
     overlay = await cache.run(cache_store.local_rows)
-    async with files.locked(path):
+    async with files.locked(path, lock=lock):
         text = await asyncio.to_thread(files.read, path)
         base: snapshot.Rows = {}
         if text is not None:
@@ -157,6 +157,6 @@ async def report_text(conn: AsyncConnection, now: datetime) -> str:
     return render.render(await readmodel.load(conn), now)
 
 
-async def write_report(path: Path, markdown: str) -> None:
-    async with files.locked(path):
+async def write_report(path: Path, markdown: str, *, lock: Path) -> None:
+    async with files.locked(path, lock=lock):
         await asyncio.to_thread(files.replace, path, markdown)

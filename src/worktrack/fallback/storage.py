@@ -33,6 +33,7 @@ from worktrack.fallback.cache import Cache
 from worktrack.fallback.layers import Answer, Declined, Layer, Reader
 from worktrack.fallback.primary import Primary
 from worktrack.models.common import Envelope, stamp
+from worktrack.report import files
 from worktrack.services.app import App, WriteSpec, apply, call_fingerprint, run_call
 from worktrack.store import cache as cache_store
 from worktrack.store import queue as queue_store
@@ -218,7 +219,10 @@ class Fallback:
             warnings.append("the status file was not updated: it lies outside the repository")
         else:
             try:
-                warnings += await statusfile.reflect(self.cache.db, self.status_path, app.clock())
+                lock = files.lock_path(self.status_path, app.settings.home_dir)
+                warnings += await statusfile.reflect(
+                    self.cache.db, self.status_path, app.clock(), lock=lock
+                )
             except UnavailableError as error:
                 warnings.append(f"the status file was not updated: {error.message}")
         queued = stamp(result, self.cache.name, warnings)
@@ -264,7 +268,8 @@ class Fallback:
             markdown = await self.primary.run(
                 lambda conn: statusfile.report_text(conn, app.clock())
             )
-            await statusfile.write_report(self.status_path, markdown)
+            lock = files.lock_path(self.status_path, app.settings.home_dir)
+            await statusfile.write_report(self.status_path, markdown, lock=lock)
         except UnavailableError as error:
             log.warning("status file not rewritten after replay: %s", error.message)
 

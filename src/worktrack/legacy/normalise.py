@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_YEAR_FIRST = re.compile(r"(\d{4})\s?-?\s?Q([1-4])", re.IGNORECASE)
-_QUARTER_FIRST = re.compile(r"Q([1-4])\s?-?\s?(\d{4})", re.IGNORECASE)
+_YEAR_FIRST = re.compile(r"([0-9]{4})\s?-?\s?Q([1-4])", re.IGNORECASE)
+_QUARTER_FIRST = re.compile(r"Q([1-4])\s?-?\s?([0-9]{4})", re.IGNORECASE)
 _FULL_HASH = re.compile(r"[0-9a-f]{40}")
 # Hex only: nothing that reaches git can be read as an option ("-...") or a ref name.
 _SHORT_HASH = re.compile(r"[0-9a-f]{4,39}")

@@ -1,7 +1,11 @@
 """Session prompt files: markdown with YAML frontmatter that holds ``schema_version``.
 
 A file that cannot be read that way is skipped, with its name and the reason; the others
-import. Blocking file I/O: call ``read_prompts`` through ``asyncio.to_thread``.
+import. Prompt files come with the repository, so they are read as untrusted: YAML anchors
+and aliases are refused (a few hundred bytes of aliases expand to megabytes, and a
+self-referencing one to endless recursion), as are files over ``MAX_PROMPT_BYTES`` and
+nesting Python cannot follow. Blocking file I/O: call ``read_prompts`` through
+``asyncio.to_thread``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,22 @@ from worktrack.models.legacy import SkippedFile
 
 _YAML = YAMLHandler()
 _HEADING = "# "
+MAX_PROMPT_BYTES = 1_048_576
+
+
+class _AliasRefused(yaml.MarkedYAMLError):  # type: ignore[misc]  # yaml is untyped
+    pass
+
+
+class _PlainLoader(yaml.SafeLoader):  # type: ignore[misc]
+    """``yaml.SafeLoader`` that refuses anchors (``&a``) and aliases (``*a``) before it
+    composes anything from them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise _AliasRefused(problem="an anchor or alias", problem_mark=event.start_mark)
+        return super().compose_node(parent, index)
 
 
 @dataclass(frozen=True)
@@ -46,6 +66,8 @@ def read_prompts(directory: Path) -> tuple[list[PromptFile], list[SkippedFile]]:
 
 
 def _read(path: Path) -> PromptFile:
+    if path.stat().st_size > MAX_PROMPT_BYTES:
+        raise _Unusable(f"larger than {MAX_PROMPT_BYTES} bytes")
     try:
         text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError:
@@ -54,23 +76,30 @@ def _read(path: Path) -> PromptFile:
         raise _Unusable("no YAML frontmatter (a '---' block at the top)")
     try:
         front, content = _YAML.split(text)
-        data = _YAML.load(front)
+        data = yaml.load(front, Loader=_PlainLoader)
+        if not isinstance(data, dict):
+            raise _Unusable("the frontmatter is not a mapping of keys to values")
+        if "schema_version" not in data:
+            raise _Unusable("the frontmatter has no schema_version")
+        frontmatter = _as_json(data)
     except ValueError:
         raise _Unusable("the frontmatter has no closing '---'") from None
+    except _AliasRefused as refused:
+        raise _Unusable(
+            f"YAML anchors and aliases (& and *) are not read: {_problem(refused)}"
+        ) from None
     except yaml.YAMLError as error:
         raise _Unusable(f"malformed YAML: {_problem(error)}") from None
-    if not isinstance(data, dict):
-        raise _Unusable("the frontmatter is not a mapping of keys to values")
-    if "schema_version" not in data:
-        raise _Unusable("the frontmatter has no schema_version")
-    frontmatter = _as_json(data)
+    except RecursionError:
+        raise _Unusable("the frontmatter is nested too deeply") from None
     return PromptFile(path.name, _title(content, path), frontmatter, _dated(data.get("date")))
 
 
 def _problem(error: yaml.YAMLError) -> str:
-    """What YAML found wrong, and on which line of the file (the "---" is line 1)."""
+    """What YAML found wrong, and on which file line (the text YAML reads starts on the
+    opening "---" line, so its line 0 is the file's line 1)."""
     if isinstance(error, yaml.MarkedYAMLError) and error.problem and error.problem_mark:
-        return f"{error.problem} (near line {error.problem_mark.line + 2})"
+        return f"{error.problem} (near line {error.problem_mark.line + 1})"
     return str(error).split("\n", 1)[0]
 
 

@@ -20,12 +20,12 @@ from worktrack.report.parsed import (
 E = TypeVar("E")
 Setter = Callable[[Any, str], Any]
 
-_ID = re.compile(r" <!-- id:([0-9A-Za-z-]{1,64}) v:(\d{1,9}) -->")
+_ID = re.compile(r" <!-- id:([0-9A-Za-z-]{1,64}) v:([0-9]{1,9}) -->")
 _ID_START = " <!-- id:"
-_COUNTS = re.compile(r"\((\d{1,9})/(\d{1,9}) tests(?:, (\d{1,9}) skipped)?\)")
-_CLOCK = re.compile(r"(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d) UTC")
-_DEPLOYED = re.compile(r"(.{23})(?: - PR #(\d{1,9}))?")
-_TEST_COUNT = re.compile(r"\d{1,9}")
+_COUNTS = re.compile(r"\(([0-9]{1,9})/([0-9]{1,9}) tests(?:, ([0-9]{1,9}) skipped)?\)")
+_CLOCK = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) UTC")
+_DEPLOYED = re.compile(r"(.{23})(?: - PR #([0-9]{1,9}))?")
+_TEST_COUNT = re.compile(r"[0-9]{1,9}")
 _PRIORITY = " (Priority: "
 _ITEM_TYPE = re.compile(r"[a-z_]{1,20}")
 _NONE = "none"

@@ -1,11 +1,15 @@
 """The status file on disk: replaced atomically, changed by one process at a time.
 
-A writer takes a lock on a separate ``<name>.lock`` file (never the data file: closing any
-descriptor of a file drops the process's POSIX locks on it), writes a uniquely named temp
+A writer takes a lock on a separate file (never the data file: closing any descriptor of a
+file drops the process's POSIX locks on it) kept in the state folder, never beside the
+file (``lock_path``: the repository stays clean), then writes a uniquely named temp
 file in the same directory, fsyncs it, renames it over the file and fsyncs the directory.
 A reader therefore sees the old or the new content, never a mix, even if a writer is
 killed halfway; what a killed writer leaves behind is a stray temp file, removed by the
 next writer (under the lock, so no live writer's temp file can be taken for one).
+
+A lock path that cannot be a lock (a directory, a symlink: filelock opens it with
+``O_NOFOLLOW``) is an ``UnavailableError`` that says which path and what to do.
 
 Blocking file I/O: call it through ``asyncio.to_thread`` from async code.
 """
@@ -15,21 +19,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import glob
+import hashlib
 import os
 import stat
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from worktrack.errors import UnavailableError
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
 
 LOCK_TIMEOUT_SECONDS = 5.0
 _TEMP_SUFFIX = ".tmp"
 _NEW_FILE_MODE = 0o644  # a status file is shared and committed, not private
 
 
-def lock_path(path: Path) -> Path:
-    return path.with_name(path.name + ".lock")
+def lock_path(path: Path, home: Path) -> Path:
+    """Where the writer lock of ``path`` lives: ``<home>/locks/``, named after the file and
+    a digest of its full path, so every process sharing ``home`` uses the same one."""
+    digest = hashlib.sha256(os.fsencode(path.absolute())).hexdigest()[:16]
+    return home / "locks" / f"{path.name[:100]}.{digest}.lock"
 
 
 def _temp_prefix(path: Path) -> str:
@@ -45,48 +57,75 @@ def read(path: Path) -> str | None:
         return None
 
 
-def write_atomically(path: Path, text: str) -> None:
-    update(path, lambda _old: text)
+def write_atomically(path: Path, text: str, *, lock: Path) -> None:
+    update(path, lambda _old: text, lock=lock)
 
 
 def update(
-    path: Path, change: Callable[[str | None], str], timeout: float = LOCK_TIMEOUT_SECONDS
+    path: Path,
+    change: Callable[[str | None], str],
+    *,
+    lock: Path,
+    timeout: float = LOCK_TIMEOUT_SECONDS,
 ) -> str:
     """Read the file, pass its text (None if absent) to ``change`` and write what it returns,
-    all under the lock, so concurrent read-modify-write cycles never lose an update."""
-    from filelock import FileLock, Timeout  # on first write: not needed to start serving
-
-    path.parent.mkdir(parents=True, exist_ok=True)
+    all under ``lock``, so concurrent read-modify-write cycles never lose an update."""
+    held = _lock(path, lock, timeout)
+    _acquire(path, held)
     try:
-        with FileLock(lock_path(path), timeout=timeout):
-            text = change(read(path))
-            replace(path, text)
-            return text
-    except Timeout:
-        raise _still_locked(path) from None
+        text = change(read(path))
+        replace(path, text)
+        return text
+    finally:
+        held.release()
 
 
 @contextlib.asynccontextmanager
-async def locked(path: Path, timeout: float = LOCK_TIMEOUT_SECONDS) -> AsyncIterator[None]:
+async def locked(
+    path: Path, *, lock: Path, timeout: float = LOCK_TIMEOUT_SECONDS
+) -> AsyncIterator[None]:
     """Hold the file's writer lock across async work (acquired and released in threads)."""
-    from filelock import FileLock, Timeout
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(lock_path(path), timeout=timeout, thread_local=False)
-    try:
-        await asyncio.to_thread(lock.acquire)
-    except Timeout:
-        raise _still_locked(path) from None
+    held = _lock(path, lock, timeout)
+    await asyncio.to_thread(_acquire, path, held)
     try:
         yield
     finally:
-        await asyncio.to_thread(lock.release)
+        await asyncio.to_thread(held.release)
 
 
-def _still_locked(path: Path) -> UnavailableError:
+def _lock(path: Path, lock: Path, timeout: float) -> BaseFileLock:
+    from filelock import FileLock  # on first write: not needed to start serving
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _cannot(path, f"cannot create its folders: {error.strerror or error}") from None
+    return FileLock(lock, timeout=timeout, thread_local=False)
+
+
+def _acquire(path: Path, lock: BaseFileLock) -> None:
+    from filelock import Timeout
+
+    try:
+        lock.acquire()
+    except Timeout:
+        raise _cannot(path, "it stayed locked by another writer", "lock timeout") from None
+    except OSError as error:  # a directory, a symlink, a folder without write access
+        reason = f"cannot take its lock {lock.lock_file}: {_lock_problem(lock.lock_file, error)}"
+        raise _cannot(path, reason) from None
+
+
+def _lock_problem(lock: str, error: OSError) -> str:
+    for kind, found in (("a symlink", os.path.islink), ("a directory", os.path.isdir)):
+        if found(lock):
+            return f"it is {kind}; remove it (worktrack makes a new lock file)"
+    return error.strerror or str(error)
+
+
+def _cannot(path: Path, why: str, layer_reason: str | None = None) -> UnavailableError:
     return UnavailableError(
-        f"{path} stayed locked by another writer",
-        layers={"markdown_file": "lock timeout"},
+        f"cannot write {path}: {why}", layers={"markdown_file": layer_reason or why}
     )
 
 

@@ -32,12 +32,12 @@ _CONFLICT_MARKERS = ("<<<<<<<", "=======", ">>>>>>>")
 _TITLE = "Project Status - "
 _CHANGES = "Changes Since "
 _SECTIONS = {
-    "vendors": re.compile(r"Operational Vendors \((\d{1,9})/(\d{1,9})\)"),
-    "work_items": re.compile(r"Active Work Items \((\d{1,9})\)"),
-    "deployments": re.compile(r"Recent Deployments \(Last (\d{1,9})\)"),
-    "enhancements": re.compile(r"Future Enhancements \((\d{1,9})\)"),
+    "vendors": re.compile(r"Operational Vendors \(([0-9]{1,9})/([0-9]{1,9})\)"),
+    "work_items": re.compile(r"Active Work Items \(([0-9]{1,9})\)"),
+    "deployments": re.compile(r"Recent Deployments \(Last ([0-9]{1,9})\)"),
+    "enhancements": re.compile(r"Future Enhancements \(([0-9]{1,9})\)"),
 }
-_SUBSECTION = re.compile(r"(Completed|Created|Blocked|Deployments) \((\d{1,9})\)")
+_SUBSECTION = re.compile(r"(Completed|Created|Blocked|Deployments) \(([0-9]{1,9})\)")
 _FOOTER = re.compile(r"\*Generated at (.{1,64})\*")
 _EXCERPT = 60
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -12,6 +13,7 @@ from worktrack.errors import ValidationError
 from worktrack.models.reports import ReportCounts, StatusReport
 from worktrack.report import files, readmodel, render
 from worktrack.services.app import App, reads
+from worktrack.settings import Settings
 
 
 def parse_since(since: str | None) -> datetime | None:
@@ -50,5 +52,11 @@ async def generate_status_report(
         kept = "the status file was not written: the database is unavailable"
         return report.model_copy(update={"warnings": [*(report.warnings or []), kept]})
     path = paths.status_file(app.settings)
-    await asyncio.to_thread(files.write_atomically, path, report.markdown)
+    await asyncio.to_thread(_write, app.settings, path, report.markdown)
     return report.model_copy(update={"path": str(path)})
+
+
+def _write(settings: Settings, path: Path, markdown: str) -> None:
+    """Write the file under its lock, kept in the state folder (created if need be)."""
+    lock = files.lock_path(path, paths.prepare_home(settings))
+    files.write_atomically(path, markdown, lock=lock)

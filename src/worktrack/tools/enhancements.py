@@ -62,7 +62,7 @@ async def update_enhancement(
     description: Annotated[Description, Field(description='"" clears')] | None = None,
     priority: EnhancementPriority | None = None,
     status: EnhancementStatus | None = None,
-    target_quarter: Annotated[str, Field(pattern=r"^(\d{4}-Q[1-4])?$", description='"" clears')]
+    target_quarter: Annotated[str, Field(pattern=r"^([0-9]{4}-Q[1-4])?$", description='"" clears')]
     | None = None,
     requires_constitutional_principles: Principles | None = None,
     depends_on_ids: Annotated[DependsOn, Field(description="replaces the stored ones")]
