@@ -176,11 +176,11 @@ async def _load(
 ) -> None:
     revision = await migrations.revision_of(conn)
     if revision != header.schema_revision:
-        raise ValidationError(
-            "file",
+        said = (
             f"exported at schema revision {header.schema_revision}, but this database is at "
-            f"{revision}; import it with the worktrack version that exported it",
+            f"{revision}; import it with the worktrack version that exported it"
         )
+        raise ValidationError("file", said, message=f"{path}: {said}")
     if taken := await store.occupied(conn):
         raise ConflictError(
             f"the database already holds {', '.join(taken)} rows; import only into an "
