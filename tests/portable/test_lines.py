@@ -30,8 +30,12 @@ VENDOR = {
 }
 
 
+def _line(kind: str, row: dict[str, Any]) -> str:
+    return lines.encode(BY_NAME[kind], [row[name] for name in BY_NAME[kind].columns])
+
+
 def test_a_line_is_canonical() -> None:
-    line = lines.encode(BY_NAME["vendor"], VENDOR)
+    line = _line("vendor", VENDOR)
     assert line.startswith('{"kind":"vendor","created_at":"2026-11-22T10:15:00.123456+00:00",')
     assert '"updated_at":"2026-11-22T10:15:00.123456+00:00"' in line  # UTC, whatever came in
     flags = '"metadata":{"format_support":{"csv":true,"ocr":false},'
@@ -45,7 +49,7 @@ def test_a_line_is_canonical() -> None:
 
 
 def test_a_line_reads_back_as_the_row() -> None:
-    kind, row = lines.decode(7, lines.encode(BY_NAME["vendor"], VENDOR))
+    kind, row = lines.decode(7, _line("vendor", VENDOR))
     assert kind is BY_NAME["vendor"]
     assert row == VENDOR
     assert row["updated_at"].utcoffset() == timedelta(0)
@@ -61,7 +65,7 @@ def test_the_header() -> None:
 
 
 def _vendor_line(**changes: Any) -> str:
-    fields = json.loads(lines.encode(BY_NAME["vendor"], VENDOR))
+    fields = json.loads(_line("vendor", VENDOR))
     for name, value in changes.items():
         if value is _GONE:
             del fields[name]
@@ -113,8 +117,8 @@ def test_a_wrong_boolean_and_a_null_where_allowed() -> None:
         "updated_at": WHEN,
         "updated_by": "ada",
     }
-    assert lines.decode(2, lines.encode(BY_NAME["configuration"], config))[1] == config
-    bad = lines.encode(BY_NAME["configuration"], config).replace(
+    assert lines.decode(2, _line("configuration", config))[1] == config
+    bad = _line("configuration", config).replace(
         '"database_healthy":true', '"database_healthy":1'
     )
     with pytest.raises(lines.MalformedLine, match="database_healthy: 1 is not true or false"):

@@ -401,3 +401,17 @@ def test_export_to_stdout_and_a_refused_import_through_the_command(
     refused = _runner(backend).invoke(cli, ["import", str(broken)])
     assert refused.exit_code == 2
     assert refused.stderr.startswith(f"worktrack: {broken}: line 2: vendor fields: missing ")
+
+
+async def test_a_row_the_schema_refuses_refuses_the_import(
+    backend: Backend, clock: Clock, sqlite_template: Path, tmp_path: Path
+) -> None:
+    """Well-formed lines the database itself refuses (here a status outside its check)."""
+    source = sqlite_backend(sqlite_template, tmp_path / "source")
+    await filled(source, clock)
+    exported = await using(source, clock, export_text)
+    file = tmp_path / "refused.jsonl"
+    file.write_text(exported.replace('"status":"active"', '"status":"someday"', 1), "utf-8")
+    with pytest.raises(ValidationError, match="the database refused a work_item line"):
+        await using(backend, clock, lambda app: portability.import_data(app, file))
+    assert await _occupied(backend, clock) == []

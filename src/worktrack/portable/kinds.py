@@ -12,6 +12,7 @@ lines in the order they come.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy import Column, Table
 
@@ -38,7 +39,7 @@ class Kind:
     # Columns that order its lines (unique together); empty: the primary key.
     order_by: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def columns(self) -> tuple[str, ...]:
         """Every column, as stored: derived ones (search text, casefolded names) too."""
         return tuple(column.name for column in self.table.c)
@@ -48,7 +49,7 @@ class Kind:
         names = self.order_by or tuple(column.name for column in self.table.primary_key)
         return [self.table.c[name] for name in names]
 
-    @property
+    @cached_property
     def key(self) -> tuple[str, ...]:
         return tuple(column.name for column in self.table.primary_key)
 

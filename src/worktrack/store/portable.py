@@ -1,19 +1,24 @@
 """SQL for export and import: one consistent read of every exported table, in the export's
-order, and the import's chunked inserts into an empty database."""
+order, and the import's chunked inserts into an empty database (on Postgres by COPY, through
+the driver under SQLAlchemy's connection: much less work per row than INSERTs)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
+from functools import cache, partial
 from typing import Any
 
-from sqlalchemy import Integer, String, exc, func, insert, select, text
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import JSON, Dialect, Integer, String, exc, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from worktrack.errors import ValidationError
+from worktrack.errors import UnavailableError, ValidationError
 from worktrack.portable.kinds import EXPORTED, Kind
 from worktrack.store.bulk import CHUNK_ROWS
 
 Row = dict[str, Any]
+_dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
 # Postgres: every later statement of the transaction sees the state the first one saw.
 _ONE_SNAPSHOT = text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
@@ -42,12 +47,13 @@ async def counts(conn: AsyncConnection) -> dict[str, int]:
     return found
 
 
-async def rows(conn: AsyncConnection, kind: Kind) -> AsyncIterator[Sequence[Row]]:
-    """``kind``'s rows in export order, a chunk at a time, from one streamed query."""
+async def rows(conn: AsyncConnection, kind: Kind) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    """``kind``'s rows in export order, each its values in column order, a chunk at a
+    time, from one streamed query."""
     query = select(kind.table).order_by(*_ordering(conn, kind))
     result = await conn.stream(query.execution_options(yield_per=CHUNK_ROWS))
-    async for chunk in result.mappings().partitions():
-        yield [dict(row) for row in chunk]
+    async for chunk in result.partitions():
+        yield chunk
 
 
 async def occupied(conn: AsyncConnection) -> list[str]:
@@ -63,12 +69,64 @@ async def insert_rows(conn: AsyncConnection, kind: Kind, chunk: Sequence[Row]) -
     """One statement for a chunk of checked rows; a row the schema refuses (a duplicate
     key, a status it does not know) refuses the whole import."""
     try:
-        await conn.execute(insert(kind.table), list(chunk))
-    except exc.IntegrityError as error:
-        reason = str(error.orig or error).strip().splitlines()[0]
-        raise ValidationError(
-            "file", f"the database refused a {kind.name} line: {reason}"
-        ) from None
+        if conn.dialect.name == "postgresql":
+            await _copy(conn, kind, chunk)
+        else:
+            await _executemany(conn, kind, chunk)
+    except (exc.IntegrityError, asyncpg.PostgresError) as error:
+        cause = getattr(error, "orig", None) or error
+        reason = str(cause).strip().splitlines()[0]
+        refused = f"the database refused a {kind.name} line: {reason}"
+        raise ValidationError("file", refused) from None
+    except (OSError, asyncpg.InterfaceError) as error:  # the COPY lost its connection
+        raise UnavailableError(f"postgresql is unreachable: {error}") from error
+
+
+async def _copy(conn: AsyncConnection, kind: Kind, chunk: Sequence[Row]) -> None:
+    """COPY the rows in, inside the transaction the connection holds. JSON goes as text,
+    as SQLAlchemy sends it; everything else as the driver's own types."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None, "a connection in use has its driver's connection"
+    json_columns = _json_columns(kind)
+    records = [
+        tuple(_dumps(row[name]) if name in json_columns else row[name] for name in kind.columns)
+        for row in chunk
+    ]
+    await driver.copy_records_to_table(kind.table.name, records=records, columns=list(kind.columns))
+
+
+async def _executemany(conn: AsyncConnection, kind: Kind, chunk: Sequence[Row]) -> None:
+    """SQLite: the driver's executemany with each column's own bind processing, without
+    the per-row bookkeeping of a Core execution (half the time at 100,000 rows)."""
+    sql, processors = _prepared(kind, conn.dialect)
+    rows = [
+        tuple(
+            value if process is None else process(value)
+            for value, process in zip((row[name] for name in kind.columns), processors, strict=True)
+        )
+        for row in chunk
+    ]
+    await conn.exec_driver_sql(sql, rows)
+
+
+def _prepared(kind: Kind, dialect: Dialect) -> tuple[str, list[Any]]:
+    key = (kind.name, dialect.name)
+    if key not in _PREPARED:
+        compiled = insert(kind.table).compile(dialect=dialect, column_keys=list(kind.columns))
+        assert compiled.positiontup == list(kind.columns)
+        processors = [
+            column.type.dialect_impl(dialect).bind_processor(dialect) for column in kind.table.c
+        ]
+        _PREPARED[key] = (str(compiled), processors)
+    return _PREPARED[key]
+
+
+_PREPARED: dict[tuple[str, str], tuple[str, list[Any]]] = {}
+
+
+@cache
+def _json_columns(kind: Kind) -> frozenset[str]:
+    return frozenset(column.name for column in kind.table.c if isinstance(column.type, JSON))
 
 
 async def continue_sequences(conn: AsyncConnection) -> None:
