@@ -45,7 +45,8 @@ def inserts_into(table: str) -> Iterator[list[int]]:
 async def test_a_large_legacy_import_writes_a_chunk_of_items_per_statement(
     backend: Backend, tmp_path: Path
 ) -> None:
-    sample = write_sample(tmp_path / "legacy", vendors=3, work_items=ITEMS, deployments=2, prompts=0)
+    where = tmp_path / "legacy"
+    sample = write_sample(where, vendors=3, work_items=ITEMS, deployments=2, prompts=0)
     app = await open_app(backend.settings())
     steps: list[tuple[int, int | None, str]] = []
 

@@ -118,9 +118,7 @@ def test_a_wrong_boolean_and_a_null_where_allowed() -> None:
         "updated_by": "ada",
     }
     assert lines.decode(2, _line("configuration", config))[1] == config
-    bad = _line("configuration", config).replace(
-        '"database_healthy":true', '"database_healthy":1'
-    )
+    bad = _line("configuration", config).replace('"database_healthy":true', '"database_healthy":1')
     with pytest.raises(lines.MalformedLine, match="database_healthy: 1 is not true or false"):
         lines.decode(2, bad)
 
