@@ -475,6 +475,13 @@ def bench(
             help="also time a large legacy import and archiving 10,000 old items",
         ),
     ] = True,
+    moves: Annotated[
+        bool,
+        typer.Option(
+            "--portability/--no-portability",
+            help="also time exporting the seeded database and importing it elsewhere",
+        ),
+    ] = True,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="also write the results here as JSON")
     ] = None,
@@ -499,6 +506,7 @@ def bench(
         stdio=stdio,
         cold_starts=1 if quick else 5,
         maintenance=maintenance,
+        portability=moves,
     )
     from worktrack.terminal import progress_bar
 

@@ -30,6 +30,10 @@ def measured(results: Results, target: Target) -> float | None:
     if target.what == "legacy_import":
         done = results.maintenance
         return None if done is None else done.import_seconds
+    if target.what in ("export", "import"):
+        moved = results.portability
+        taken = [s for what, s in moved.steps if what.startswith(target.what)] if moved else []
+        return max(taken, default=None)
     if target.measure == "seconds":
         return _cold_start(results)
     found = next((m for m in results.scenarios if m.name == target.what), None)
@@ -71,6 +75,15 @@ def maintenance_lines(results: Results) -> list[str]:
 
 def _seconds(value: float | None, failure: str | None) -> str:
     return f"{value:.2f} s" if value is not None else f"**failed**: {failure}"
+
+
+def portability_lines(results: Results) -> list[str]:
+    moved = results.portability
+    if moved is None:
+        return []
+    steps = "; ".join(f"{what} {seconds:.2f} s" for what, seconds in moved.steps)
+    same = "yes" if moved.identical else "**no**"
+    return [f"export / import of {moved.rows:,} rows: {steps}; the exports match: {same}"]
 
 
 def verdicts(results: Results) -> list[tuple[Target, float | None, bool | None]]:
@@ -167,6 +180,7 @@ def summary(results: Results) -> list[str]:
         f"{tokens(listed.get('work_items', 0)):,} tokens"
     )
     lines += maintenance_lines(results)
+    lines += portability_lines(results)
     lines += [f"**failed**: {part}: {why}" for part, why in results.failures.items()]
     rss = results.peak_rss_kib
     served = rss.get("served_process")

@@ -20,10 +20,20 @@ from typing import Any
 from fastmcp import Client
 
 from worktrack import bulk
-from worktrack.bench import floors, machine, maintenance, project, scenarios, scratch, seeding
+from worktrack.bench import (
+    floors,
+    machine,
+    maintenance,
+    portability,
+    project,
+    scenarios,
+    scratch,
+    seeding,
+)
 from worktrack.bench.attempt import attempt, reason
 from worktrack.bench.maintenance import Maintenance
 from worktrack.bench.measure import HandlerTiming, Stats
+from worktrack.bench.portability import Portability
 from worktrack.bench.scenarios import Landmarks, Scenario
 from worktrack.bench.servers import NOOP, bench_server
 from worktrack.bench.stdio import ColdStart, Spawner, call, cold_start, peak_rss_kib
@@ -45,6 +55,7 @@ class Options:
     stdio: bool = True
     cold_starts: int = 5
     maintenance: bool = True  # also time the legacy import and archiving
+    portability: bool = True  # also time export and import of the seeded database
 
 
 @dataclass
@@ -75,6 +86,7 @@ class Results:
     peak_rss_kib: dict[str, int] = field(default_factory=dict)
     database_floor: dict[str, Stats] = field(default_factory=dict)
     maintenance: Maintenance | None = None
+    portability: Portability | None = None
     # Parts of the run that failed (not scenarios: those are rows), and why.
     failures: dict[str, str] = field(default_factory=dict)
 
@@ -99,7 +111,8 @@ class _Steps:
     def of(cls, options: Options, chosen: list[Scenario], progress: Progress) -> _Steps:
         reads = sum(1 for s in chosen if not s.write)
         over_stdio = (1 + reads) if options.stdio else 0
-        return cls(progress, 3 + len(chosen) + over_stdio + 2 * options.maintenance)
+        more = 2 * options.maintenance + options.portability
+        return cls(progress, 3 + len(chosen) + over_stdio + more)
 
 
 async def run(options: Options, progress: Progress = silent) -> Results:
@@ -124,6 +137,10 @@ async def run(options: Options, progress: Progress = silent) -> Results:
                 )
                 await _measure(run, chosen)
                 results.machine["load average (1 min) after"] = f"{os.getloadavg()[0]:.2f}"
+                if options.portability:
+                    await steps.next("export and import")
+                    moved = portability.measure(url, options.database_url, directory / "moves")
+                    results.portability = await attempt(results.failures, "export/import", moved)
         except Exception as error:  # no seeded database, nothing to measure: say why, once
             if not setting_up:
                 raise
