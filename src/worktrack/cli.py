@@ -6,6 +6,7 @@ import asyncio
 import gc
 import json
 import logging
+import os
 import shlex
 import shutil
 import subprocess
@@ -404,7 +405,7 @@ def export(
 ) -> None:
     """Write every entity (archive, history, configuration included) as JSON Lines: a
     backup, or the way to another database (see `worktrack import`)."""
-    from worktrack.portable.sink import export_sink
+    from worktrack.portable.sink import OutputClosed, export_sink
     from worktrack.services.portability import export_data
     from worktrack.terminal import progress_bar
 
@@ -412,7 +413,11 @@ def export(
         with export_sink(output) as write, progress_bar("export") as progress:
             return await export_data(opened, write, progress)
 
-    done = _or_exit(lambda: _using_app(_settings(), run))
+    try:
+        done = _or_exit(lambda: _using_app(_settings(), run))
+    except OutputClosed:  # the reader has what it wanted; say nothing more to it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(1) from None
     if done.replica_note:
         typer.echo(f"worktrack: {done.replica_note}", err=True)
     where = "" if output is None else f" to {output}"

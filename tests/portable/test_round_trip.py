@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from typer.testing import CliRunner
 
 from worktrack.cli import app as cli
 from worktrack.errors import ConflictError, ValidationError
+from worktrack.legacy.sample import write_sample
 from worktrack.portable.kinds import BY_NAME
 from worktrack.server import create_server
 from worktrack.services import legacy_import, portability, work_items
@@ -27,6 +31,7 @@ from conftest import Backend, Clock
 from helpers import call, project, task
 
 LEGACY = Path(__file__).parents[1] / "fixtures" / "legacy"
+WORKTRACK = str(Path(sys.executable).with_name("worktrack"))
 AWKWARD = 'Ünïcödé 🚀 «quotes» "double" \\back\u2028separator\ttab'
 NESTED = {
     "schema_version": "1.0",
@@ -415,3 +420,30 @@ async def test_a_row_the_schema_refuses_refuses_the_import(
     with pytest.raises(ValidationError, match="the database refused a work_item line"):
         await using(backend, clock, lambda app: portability.import_data(app, file))
     assert await _occupied(backend, clock) == []
+
+
+@pytest.mark.slow
+def test_a_reader_that_stops_early_ends_the_export_quietly(tmp_path: Path) -> None:
+    """`worktrack export | head`: no traceback, no talk of an unreachable database."""
+    sample = write_sample(tmp_path / "legacy", work_items=600, prompts=0)
+    (tmp_path / "repo").mkdir()
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "WORKTRACK_HOME": str(tmp_path / "home"),
+        "WORKTRACK_REPO": str(tmp_path / "repo"),
+    }
+    loaded = subprocess.run(
+        [WORKTRACK, "import-legacy", str(sample.status_file)], env=env, capture_output=True
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    export = subprocess.Popen(
+        [WORKTRACK, "export"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert export.stdout is not None and export.stderr is not None
+    assert export.stdout.readline().startswith(b'{"kind":"worktrack-export"')
+    export.stdout.close()  # far more than a pipe's buffer is still to come
+    assert export.wait(timeout=120) == 1
+    said = export.stderr.read()
+    export.stderr.close()
+    assert said == b""

@@ -14,10 +14,17 @@ from typing import BinaryIO
 Write = Callable[[list[str]], Awaitable[None]]
 
 
+class OutputClosed(Exception):
+    """Whoever read the export stopped reading (``worktrack export | head``)."""
+
+
 def _writer(stream: BinaryIO) -> Write:
     async def write(lines: list[str]) -> None:
         data = "".join(f"{line}\n" for line in lines).encode()
-        await asyncio.to_thread(stream.write, data)
+        try:
+            await asyncio.to_thread(stream.write, data)
+        except BrokenPipeError:  # not a failing database, which an OSError would say
+            raise OutputClosed from None
 
     return write
 
@@ -26,7 +33,10 @@ def _writer(stream: BinaryIO) -> Write:
 def export_sink(output: Path | None) -> Iterator[Write]:
     if output is None:
         yield _writer(sys.stdout.buffer)
-        sys.stdout.buffer.flush()
+        try:
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            raise OutputClosed from None
         return
     temporary = output.with_name(f".{output.name}.{os.getpid()}.partial")
     try:
