@@ -145,4 +145,4 @@ async def test_a_large_status_report_reports_progress_and_a_small_one_does_not(
         (1, 2, "read 2 rows for the status report"),
         (2, 2, "rendered the status report"),
     ]
-    assert [level for level, _ in heard.logs] == ["info", "info"]
+    assert heard.logs == []  # a read reports progress; it has nothing to log

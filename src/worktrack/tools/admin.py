@@ -32,7 +32,7 @@ async def archive_work_items(
         older_than_days=older_than_days,
         dry_run=dry_run,
         request_id=request_id,
-        progress=progress_of(ctx),
+        progress=progress_of(ctx, log_steps=True),
     )
 
 

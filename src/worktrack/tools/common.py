@@ -21,14 +21,15 @@ def app_of(ctx: Context) -> App:
     return app.acting_as(app.settings.actor or _client_name(ctx) or "unknown")
 
 
-def progress_of(ctx: Context) -> Progress:
+def progress_of(ctx: Context, *, log_steps: bool = False) -> Progress:
     """A long call's progress as MCP progress notifications (sent when the client gave a
-    progress token), and each new step logged to the client at info level."""
+    progress token); with ``log_steps``, each new step is also logged to the client at
+    info level (for calls that change data, like archiving: a read need not say more)."""
     steps: list[str] = []
 
     async def report(done: int, total: int | None, step: str) -> None:
         await ctx.report_progress(done, total, step)
-        if not steps or steps[-1] != step:
+        if log_steps and (not steps or steps[-1] != step):
             steps.append(step)
             await ctx.info(step, logger_name="worktrack")
 
