@@ -11,6 +11,7 @@ import pytest
 
 from worktrack.bench import maintenance, report, runner, scenarios
 from worktrack.bench.scenarios import Scenario
+from worktrack.bench.stdio import Spawner
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 WORKTRACK = str(Path(sys.executable).with_name("worktrack"))
@@ -73,3 +74,10 @@ def test_a_bench_without_a_database_says_why_in_one_line(tmp_path: Path) -> None
     assert done.returncode == 1
     assert done.stderr.startswith("worktrack: bench: could not make the seeded scratch database")
     assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
+
+
+def test_the_measured_servers_never_archive_by_themselves(tmp_path: Path) -> None:
+    """The daily run would move seeded items in the middle of a long run."""
+    settings = runner._settings("sqlite+aiosqlite:///x.db", tmp_path)
+    assert settings.archive_check_seconds == 0
+    assert Spawner(settings, tmp_path).env()["WORKTRACK_ARCHIVE_CHECK_SECONDS"] == "0"
