@@ -447,3 +447,16 @@ def test_a_reader_that_stops_early_ends_the_export_quietly(tmp_path: Path) -> No
     said = export.stderr.read()
     export.stderr.close()
     assert said == b""
+
+
+@pytest.mark.postgres
+async def test_an_export_never_holds_the_database_credentials(
+    pg_backend: Backend, clock: Clock
+) -> None:
+    secret = "s3cret-never-exported"
+    url = pg_backend.url.replace("postgres@", f"postgres:{secret}@")  # trust auth: unused
+    with_password = Backend("postgres", url, pg_backend.home, pg_backend.repo)
+    await filled(with_password, clock)
+    exported = await using(with_password, clock, export_text)
+    assert secret not in exported and "postgresql+asyncpg" not in exported
+    assert _kinds(exported) == set(BY_NAME)
