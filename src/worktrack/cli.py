@@ -494,6 +494,7 @@ def bench(
     """Measure latency, sizes and start-up on a seeded scratch database; print a table."""
 
     from worktrack.bench import report, runner, scenarios
+    from worktrack.terminal import progress_bar
 
     if database_url is not None and not database_url.startswith("postgresql"):
         raise typer.BadParameter("a postgresql+asyncpg:// server URL", param_hint="--database-url")
@@ -513,8 +514,6 @@ def bench(
         maintenance=maintenance,
         portability=moves,
     )
-    from worktrack.terminal import progress_bar
-
     try:
         with progress_bar("bench") as progress:
             results = asyncio.run(runner.run(options, progress))
