@@ -73,13 +73,23 @@ async def insert_rows(conn: AsyncConnection, kind: Kind, chunk: Sequence[Row]) -
             await _copy(conn, kind, chunk)
         else:
             await _executemany(conn, kind, chunk)
-    except (exc.IntegrityError, asyncpg.PostgresError) as error:
-        cause = getattr(error, "orig", None) or error
-        reason = str(cause).strip().splitlines()[0]
-        refused = f"the database refused a {kind.name} line: {reason}"
+    except (exc.IntegrityError, *_REFUSED) as error:  # the rows, not the database
+        refused = f"the database refused a {kind.name} line: {_first_line(error)}"
         raise ValidationError("file", refused) from None
-    except (OSError, asyncpg.InterfaceError) as error:  # the COPY lost its connection
-        raise UnavailableError(f"postgresql is unreachable: {error}") from error
+    except (OSError, asyncpg.InterfaceError, asyncpg.PostgresError) as error:
+        # The COPY bypasses SQLAlchemy, so the edge would not see what became of it.
+        said = f"postgresql did not finish loading the {kind.name} lines: {_first_line(error)}"
+        raise UnavailableError(said) from error
+
+
+# A COPY's row refused for its values (class 23: a key, a check; class 22: the data).
+_REFUSED = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
+
+
+def _first_line(error: BaseException) -> str:
+    cause = getattr(error, "orig", None) or error
+    text = str(cause).strip()
+    return text.splitlines()[0] if text else type(cause).__name__
 
 
 async def _copy(conn: AsyncConnection, kind: Kind, chunk: Sequence[Row]) -> None:
