@@ -6,6 +6,7 @@ import asyncio
 import gc
 import json
 import logging
+import os
 import shlex
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from worktrack.models.legacy import ImportResult
     from worktrack.models.reports import StatusReport
     from worktrack.services.app import App
+    from worktrack.services.portability import Exported, Imported
 
 T = TypeVar("T")
 
@@ -398,9 +400,13 @@ def archive(
 ) -> None:
     """Move completed or deleted work items untouched for N days to the archive."""
     from worktrack.services.archive import archive_work_items
+    from worktrack.terminal import progress_bar
 
     async def run(opened: App) -> list[str]:
-        done = await archive_work_items(opened, older_than_days=older_than_days, dry_run=dry_run)
+        with progress_bar("archive") as progress:
+            done = await archive_work_items(
+                opened, older_than_days=older_than_days, dry_run=dry_run, progress=progress
+            )
         return done.ids
 
     ids = _or_exit(lambda: _using_app(_settings(), run))
@@ -425,17 +431,67 @@ def import_legacy(
     """Import a legacy status file and session prompts in one transaction, reconciled."""
     from worktrack.legacy.summary import describe
     from worktrack.services.legacy_import import import_legacy as run_import
+    from worktrack.terminal import progress_bar
 
     settings = _settings()
 
     async def run(opened: App) -> ImportResult:
         importer = opened.acting_as(settings.actor or "import-legacy")
-        return await run_import(importer, path=path, prompts_dir=prompts, dry_run=dry_run)
+        with progress_bar("import-legacy") as progress:
+            return await run_import(
+                importer, path=path, prompts_dir=prompts, dry_run=dry_run, progress=progress
+            )
 
     result = _or_exit(lambda: _using_app(settings, run))
     typer.echo(result.model_dump_json(indent=2) if as_json else describe(result))
     if not result.success:
         raise typer.Exit(1)
+
+
+@app.command()
+def export(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", help="write to this file (replaced when complete), not stdout"),
+    ] = None,
+) -> None:
+    """Write every entity (archive, history, configuration included) as JSON Lines: a
+    backup, or the way to another database (see `worktrack import`)."""
+    from worktrack.portable.sink import OutputClosed, export_sink
+    from worktrack.services.portability import export_data
+    from worktrack.terminal import progress_bar
+
+    async def run(opened: App) -> Exported:
+        with export_sink(output) as write, progress_bar("export") as progress:
+            return await export_data(opened, write, progress)
+
+    try:
+        done = _or_exit(lambda: _using_app(_settings(), run))
+    except OutputClosed:  # the reader has what it wanted; say nothing more to it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(1) from None
+    if done.replica_note:
+        typer.echo(f"worktrack: {done.replica_note}", err=True)
+    where = "" if output is None else f" to {output}"
+    typer.echo(f"exported {sum(done.counts.values())} rows from {done.source}{where}", err=True)
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(help="a file `worktrack export` wrote")],
+) -> None:
+    """Load an export into the configured database, which must be migrated and empty: all
+    of it in one transaction, or nothing."""
+    from worktrack.services.portability import import_data
+    from worktrack.terminal import progress_bar
+
+    async def run(opened: App) -> Imported:
+        with progress_bar("import") as progress:
+            return await import_data(opened, file, progress)
+
+    done = _or_exit(lambda: _using_app(_settings(), run))
+    loaded = ", ".join(f"{count} {kind}" for kind, count in done.counts.items() if count)
+    typer.echo(f"imported {sum(done.counts.values())} rows ({loaded or 'none'})")
 
 
 @app.command()
@@ -476,6 +532,13 @@ def bench(
             help="also time a large legacy import and archiving 10,000 old items",
         ),
     ] = True,
+    moves: Annotated[
+        bool,
+        typer.Option(
+            "--portability/--no-portability",
+            help="also time exporting the seeded database and importing it elsewhere",
+        ),
+    ] = True,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="also write the results here as JSON")
     ] = None,
@@ -483,6 +546,7 @@ def bench(
     """Measure latency, sizes and start-up on a seeded scratch database; print a table."""
 
     from worktrack.bench import report, runner, scenarios
+    from worktrack.terminal import progress_bar
 
     if database_url is not None and not database_url.startswith("postgresql"):
         raise typer.BadParameter("a postgresql+asyncpg:// server URL", param_hint="--database-url")
@@ -500,8 +564,14 @@ def bench(
         stdio=stdio,
         cold_starts=1 if quick else 5,
         maintenance=maintenance,
+        portability=moves,
     )
-    results = asyncio.run(runner.run(options, lambda line: typer.echo(line, err=True)))
+    try:
+        with progress_bar("bench") as progress:
+            results = asyncio.run(runner.run(options, progress))
+    except runner.SetupFailed as failed:
+        typer.echo(f"worktrack: bench: {failed}", err=True)
+        raise typer.Exit(1) from None
     typer.echo("\n".join(report.summary(results)))
     if json_path is not None:
         json_path.write_text(json.dumps(report.as_json(results), indent=2, default=str) + "\n")

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     http_body_timeout_seconds: float = Field(default=30.0, gt=0)
     connect_timeout_seconds: float = Field(default=2.0, gt=0)
     statement_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Bulk work (export, import, import-legacy, archive) runs its statements on an engine
+    # of its own with this limit: at 100,000 rows they take longer than an interactive call.
+    bulk_statement_timeout_seconds: float = Field(default=600.0, gt=0)
     # While Postgres is down: how long calls skip it before trying again, and how often the
     # server looks for it in the background to replay queued writes (contract: ≤ 30 s).
     retry_seconds: float = Field(default=5.0, ge=0)

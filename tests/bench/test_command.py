@@ -61,6 +61,14 @@ def _check(stdout: str, results: dict[str, Any], backend: str) -> None:
     for reads in (done["reads_before"], done["reads_after"]):
         assert set(reads) == {"list_work_items", "query_work_item"}
     assert "legacy import (" in stdout and "archive of 500 old finished items" in stdout
+    moved = results["portability"]
+    assert moved["identical"] is True and moved["rows"] > results["counts"]["work_items"]
+    expected = ["export from sqlite", "import into sqlite", "export from sqlite"]
+    if backend == "postgresql":
+        expected = ["export from postgresql", *expected[1:], "import into postgresql"]
+    assert [what for what, _seconds in moved["steps"]] == expected
+    assert "export / import of " in stdout and "the exports match: yes" in stdout
+    assert results["failures"] == {}
     judged = {(t["what"], t["measure"]) for t in results["targets"]}
     assert ("cold_start", "seconds") in judged
     assert ("tools_list_work_items", "tokens") in judged

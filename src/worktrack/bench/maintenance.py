@@ -1,7 +1,11 @@
 """The maintenance measurements: importing a large legacy project (target under 5 s), and
 archiving 10,000 old finished items without slowing the everyday reads. Each runs on a
 scratch database of its own, through the services as `worktrack import-legacy` and
-`worktrack archive` do."""
+`worktrack archive` do; one that fails is reported with why, and the other still runs.
+
+Both grow with ``scale``: the legacy project is the realistic one times ``scale``; the old
+items are 10,000 times ``scale`` up to scale 1, then 10,000 or as many as the seeded
+project's items (1,200 times ``scale``), whichever is more: 99,600 at scale 83."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from worktrack.bench import scratch
+from worktrack.bench.attempt import attempt
 from worktrack.bench.measure import Stats
 from worktrack.legacy.sample import write_sample
 from worktrack.services import archive, legacy_import, work_items
@@ -28,23 +33,51 @@ ARCHIVE_AFTER_DAYS = 400
 @dataclass(frozen=True)
 class Maintenance:
     import_counts: dict[str, int]
-    import_seconds: float
+    import_seconds: float | None  # None: it failed (``failures`` says why)
     archived: int
-    archive_seconds: float
+    archive_seconds: float | None
     reads_before: dict[str, Stats]
     reads_after: dict[str, Stats]
+    failures: dict[str, str]
 
 
-async def measure(server_url: str | None, scale: float, iterations: int) -> Maintenance:
+Step = Callable[[str], Awaitable[None]]
+
+
+async def _unwatched(_step: str) -> None:
+    return None
+
+
+async def measure(
+    server_url: str | None, scale: float, iterations: int, step: Step = _unwatched
+) -> Maintenance:
+    failures: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="worktrack-bench-maintenance-") as temp:
         directory = Path(temp)
-        counts, took = await _import(server_url, directory / "import", scale)
-        archived = await _archive(server_url, directory / "archive", scale, iterations)
-    return Maintenance(counts, took, *archived)
+        await step("maintenance: a large legacy import")
+        took = await attempt(failures, "legacy import", _import(server_url, directory, scale))
+        await step(f"maintenance: archiving {old_items(scale):,} old items")
+        moved = _archive(server_url, directory / "archive", scale, iterations)
+        archived = await attempt(failures, "archive", moved)
+    count, seconds, before, after = archived or (0, None, {}, {})
+    return Maintenance(import_counts(scale), took, count, seconds, before, after, failures)
 
 
 def _count(base: int, scale: float) -> int:
     return max(1, round(base * scale))
+
+
+def old_items(scale: float) -> int:
+    return min(_count(10_000, scale), max(10_000, _count(1_200, scale)))
+
+
+def import_counts(scale: float) -> dict[str, int]:
+    return {
+        "vendors": _count(45, scale),
+        "work_items": _count(1200, scale),
+        "deployments": _count(100, scale),
+        "prompts": _count(200, scale),
+    }
 
 
 async def _opened(url: str, directory: Path) -> App:
@@ -55,16 +88,16 @@ async def _opened(url: str, directory: Path) -> App:
     return (await open_app(settings)).acting_as("bench")
 
 
-async def _import(
-    server_url: str | None, directory: Path, scale: float
-) -> tuple[dict[str, int], float]:
+async def _import(server_url: str | None, directory: Path, scale: float) -> float:
     """45 vendors, 1,200 work items, 100 deployments and 200 prompts (times ``scale``)."""
+    directory = directory / "import"
+    counts = import_counts(scale)
     sample = write_sample(
         directory / "legacy",
-        vendors=_count(45, scale),
-        work_items=_count(1200, scale),
-        deployments=_count(100, scale),
-        prompts=_count(200, scale),
+        vendors=counts["vendors"],
+        work_items=counts["work_items"],
+        deployments=counts["deployments"],
+        prompts=counts["prompts"],
     )
     async with scratch.database(server_url, directory) as url:
         app = await _opened(url, directory)
@@ -78,23 +111,17 @@ async def _import(
             await close_app(app)
     if not result.success:
         raise RuntimeError(f"the generated legacy project did not import: {result.errors}")
-    counts = {
-        "vendors": sample.vendors,
-        "work_items": sample.work_items,
-        "deployments": sample.deployments,
-        "prompts": _count(200, scale),
-    }
-    return counts, took
+    return took
 
 
 async def _archive(
     server_url: str | None, directory: Path, scale: float, iterations: int
 ) -> tuple[int, float, dict[str, Stats], dict[str, Stats]]:
-    """10,000 items finished long ago (times ``scale``) beside an active project: the
-    reads a session makes, before and after the old ones move to the archive."""
+    """Items finished long ago (``old_items``) beside an active project: the reads a
+    session makes, before and after the old ones move to the archive."""
     old = write_sample(
         directory / "old",
-        work_items=_count(10_000, scale),
+        work_items=old_items(scale),
         completed_share=1.0,
         generated_at=OLD,
         prompts=0,

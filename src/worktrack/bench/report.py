@@ -30,10 +30,14 @@ def measured(results: Results, target: Target) -> float | None:
     if target.what == "legacy_import":
         done = results.maintenance
         return None if done is None else done.import_seconds
+    if target.what in ("export", "import"):
+        moved = results.portability
+        taken = [s for what, s in moved.steps if what.startswith(target.what)] if moved else []
+        return max(taken, default=None)
     if target.measure == "seconds":
         return _cold_start(results)
     found = next((m for m in results.scenarios if m.name == target.what), None)
-    if found is None:
+    if found is None or found.handler is None:
         return None
     if target.measure == "handler_p95":
         return found.handler.p95
@@ -47,18 +51,39 @@ def maintenance_lines(results: Results) -> list[str]:
     if done is None:
         return []
     c = done.import_counts
+    imported = _seconds(done.import_seconds, done.failures.get("legacy import"))
     lines = [
-        f"legacy import ({c['vendors']} vendors, {c['work_items']:,} work items, "
-        f"{c['deployments']} deployments, {c['prompts']} prompt files, one transaction, "
-        f"reconciled): {done.import_seconds:.2f} s",
-        f"archive of {done.archived:,} old finished items: {done.archive_seconds:.2f} s; "
-        "service p50 / p95 before → after:",
+        f"legacy import ({c['vendors']:,} vendors, {c['work_items']:,} work items, "
+        f"{c['deployments']:,} deployments, {c['prompts']:,} prompt files, one transaction, "
+        f"reconciled): {imported}",
     ]
+    if done.archive_seconds is None:
+        return [
+            *lines,
+            f"archive of old finished items: {_seconds(None, done.failures.get('archive'))}",
+        ]
+    lines.append(
+        f"archive of {done.archived:,} old finished items: {done.archive_seconds:.2f} s; "
+        "service p50 / p95 before → after:"
+    )
     for name, before in done.reads_before.items():
         after = done.reads_after[name]
         was, now = f"{before.p50:.2f} / {before.p95:.2f}", f"{after.p50:.2f} / {after.p95:.2f}"
         lines.append(f"  {name}: {was} ms → {now} ms")
     return lines
+
+
+def _seconds(value: float | None, failure: str | None) -> str:
+    return f"{value:.2f} s" if value is not None else f"**failed**: {failure}"
+
+
+def portability_lines(results: Results) -> list[str]:
+    moved = results.portability
+    if moved is None:
+        return []
+    steps = "; ".join(f"{what} {seconds:.2f} s" for what, seconds in moved.steps)
+    same = "yes" if moved.identical else "**no**"
+    return [f"export / import of {moved.rows:,} rows: {steps}; the exports match: {same}"]
 
 
 def verdicts(results: Results) -> list[tuple[Target, float | None, bool | None]]:
@@ -87,6 +112,9 @@ def scenario_table(results: Results) -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     for m in results.scenarios:
+        if m.error is not None:
+            lines.append(f"| {m.name} | {m.what} | **failed**: {m.error} | – | – | – | – | – |")
+            continue
         lines.append(
             f"| {m.name} | {m.what} | {_ms(m.service, full=False)} | {_ms(m.handler)} | "
             f"{_ms(m.in_memory)} | {_ms(m.stdio, full=False)} | "
@@ -152,6 +180,8 @@ def summary(results: Results) -> list[str]:
         f"{tokens(listed.get('work_items', 0)):,} tokens"
     )
     lines += maintenance_lines(results)
+    lines += portability_lines(results)
+    lines += [f"**failed**: {part}: {why}" for part, why in results.failures.items()]
     rss = results.peak_rss_kib
     served = rss.get("served_process")
     lines += [

@@ -1,5 +1,9 @@
 """One benchmark run: seed a scratch database, measure every chosen scenario in memory
-(client and handler time) and over stdio, then the sizes, cold start and memory."""
+(client and handler time) and over stdio, then the sizes, cold start and memory.
+
+Only the setup (the scratch database and its seeding) can stop a run (``SetupFailed``).
+Any later part that fails (a scenario, the stdio rounds, the maintenance measurements)
+becomes a row or a line saying why, and the rest still runs."""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ import os
 import resource
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,19 +19,30 @@ from typing import Any
 
 from fastmcp import Client
 
-from worktrack.bench import floors, machine, maintenance, project, scenarios, scratch, seeding
+from worktrack import bulk
+from worktrack.bench import (
+    floors,
+    machine,
+    maintenance,
+    portability,
+    project,
+    scenarios,
+    scratch,
+    seeding,
+)
+from worktrack.bench.attempt import attempt, reason
 from worktrack.bench.maintenance import Maintenance
 from worktrack.bench.measure import HandlerTiming, Stats
+from worktrack.bench.portability import Portability
 from worktrack.bench.scenarios import Landmarks, Scenario
 from worktrack.bench.servers import NOOP, bench_server
 from worktrack.bench.stdio import ColdStart, Spawner, call, cold_start, peak_rss_kib
-from worktrack.db import create_engine, source_of
+from worktrack.db import source_of
+from worktrack.progress import Progress, silent
 from worktrack.server import create_server
 from worktrack.services.app import App
 from worktrack.settings import TOOLSETS, Settings
 from worktrack.startup import close_app, open_app
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,7 @@ class Options:
     stdio: bool = True
     cold_starts: int = 5
     maintenance: bool = True  # also time the legacy import and archiving
+    portability: bool = True  # also time export and import of the seeded database
 
 
 @dataclass
@@ -48,12 +63,13 @@ class Measured:
     name: str
     tool: str
     what: str
-    handler: Stats
-    in_memory: Stats
+    handler: Stats | None  # None: the scenario failed (``error`` says why)
+    in_memory: Stats | None
     service: Stats | None
     result_chars: int
     stdio: Stats | None = None
     stdio_noop: Stats | None = None
+    error: str | None = None
 
 
 @dataclass
@@ -70,30 +86,69 @@ class Results:
     peak_rss_kib: dict[str, int] = field(default_factory=dict)
     database_floor: dict[str, Stats] = field(default_factory=dict)
     maintenance: Maintenance | None = None
+    portability: Portability | None = None
+    # Parts of the run that failed (not scenarios: those are rows), and why.
+    failures: dict[str, str] = field(default_factory=dict)
 
 
-async def run(options: Options, progress: Progress = lambda _line: None) -> Results:
+class SetupFailed(Exception):
+    """The scratch database could not be made or seeded: there is nothing to measure."""
+
+
+@dataclass
+class _Steps:
+    """The run's steps, told to ``progress`` as they start."""
+
+    progress: Progress
+    total: int
+    done: int = 0
+
+    async def next(self, step: str) -> None:
+        await self.progress(self.done, self.total, step)
+        self.done += 1
+
+    @classmethod
+    def of(cls, options: Options, chosen: list[Scenario], progress: Progress) -> _Steps:
+        reads = sum(1 for s in chosen if not s.write)
+        over_stdio = (1 + reads) if options.stdio else 0
+        more = 2 * options.maintenance + options.portability
+        return cls(progress, 3 + len(chosen) + over_stdio + more)
+
+
+async def run(options: Options, progress: Progress = silent) -> Results:
     chosen = scenarios.chosen(options.scenarios)
+    steps = _Steps.of(options, chosen, progress)
     with tempfile.TemporaryDirectory(prefix="worktrack-bench-") as temp:
         directory = Path(temp)
-        async with scratch.database(options.database_url, directory) as url:
-            progress(f"seeding {source_of(url)} at scale {options.scale:g}")
-            results, marks = await _seed(url, options)
-            progress(
-                f"seeded {results.counts.work_items} work items in {results.seed_seconds:.1f} s"
-            )
-            # The seeded objects are gone now: a real server does not carry them, and
-            # every full garbage collection during the measurements would walk them.
-            gc.collect()
-            run = _Run(_settings(url, directory), directory, marks, results, progress)
-            progress("database floor (raw driver)")
-            results.database_floor = await floors.measure(url, max(20, options.iterations))
-            await _measure(run, chosen)
-            results.machine["load average (1 min) after"] = f"{os.getloadavg()[0]:.2f}"
+        setting_up = True
+        try:
+            async with scratch.database(options.database_url, directory) as url:
+                await steps.next(f"seeding {source_of(url)} at scale {options.scale:g}")
+                results, marks = await _seed(url, options)
+                setting_up = False
+                # The seeded objects are gone now: a real server does not carry them, and
+                # every full garbage collection during the measurements would walk them.
+                gc.collect()
+                run = _Run(_settings(url, directory), directory, marks, results, steps)
+                await steps.next("database floor (raw driver)")
+                floor = floors.measure(url, max(20, options.iterations))
+                results.database_floor = (
+                    await attempt(results.failures, "database floor", floor) or {}
+                )
+                await _measure(run, chosen)
+                results.machine["load average (1 min) after"] = f"{os.getloadavg()[0]:.2f}"
+                if options.portability:
+                    await steps.next("export and import")
+                    moved = portability.measure(url, options.database_url, directory / "moves")
+                    results.portability = await attempt(results.failures, "export/import", moved)
+        except Exception as error:  # no seeded database, nothing to measure: say why, once
+            if not setting_up:
+                raise
+            made = f"could not make the seeded scratch database: {reason(error)}"
+            raise SetupFailed(made) from error
         if options.maintenance:
-            progress("maintenance: legacy import, then archiving old items")
             results.maintenance = await maintenance.measure(
-                options.database_url, options.scale, options.iterations
+                options.database_url, options.scale, options.iterations, steps.next
             )
     results.peak_rss_kib["bench_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return results
@@ -101,7 +156,8 @@ async def run(options: Options, progress: Progress = lambda _line: None) -> Resu
 
 async def _seed(url: str, options: Options) -> tuple[Results, Landmarks]:
     seeded = project.build(options.scale, datetime.now(UTC))
-    engine = create_engine(url)
+    # 100,000 rows take longer than an interactive statement may: the bulk timeout.
+    engine = bulk.engine(url, Settings(database_url=url))
     try:
         start = time.perf_counter()
         counts = await seeding.seed(engine, seeded)
@@ -122,6 +178,9 @@ def _settings(url: str, directory: Path) -> Settings:
         actor="bench",
         toolsets=TOOLSETS,
         read_only=False,
+        # The daily archive would move the seeded project's old finished items in the
+        # middle of the measurements (a slow run pages for more than its first minute).
+        archive_check_seconds=0,
     )
 
 
@@ -133,7 +192,7 @@ class _Run:
     directory: Path
     marks: Landmarks
     results: Results
-    progress: Progress
+    steps: _Steps
     timing: HandlerTiming = field(default_factory=HandlerTiming)
 
     @property
@@ -142,29 +201,50 @@ class _Run:
 
 
 async def _measure(run: _Run, chosen: list[Scenario]) -> None:
+    failures = run.results.failures
+    await attempt(failures, "scenarios", _scenarios(run, chosen))
+    await run.steps.next("tools/list sizes")
+    await attempt(failures, "tools/list", _tools_lists(run))
+    measured = {m.name for m in run.results.scenarios}
+    for scenario in chosen:  # never reached: the server did not start (see failures)
+        if scenario.name not in measured:
+            failed = "not run: " + failures.get("scenarios", "see the failures")
+            run.results.scenarios.append(_failed(scenario, failed))
+
+
+async def _scenarios(run: _Run, chosen: list[Scenario]) -> None:
     app = (await open_app(run.settings)).acting_as("bench")
     server = bench_server(run.settings, run.timing)
     gc.freeze()  # as `worktrack serve` does once it has started
     try:
         async with Client(server) as client:
             if any(s.name == "list_deep_page" for s in chosen):
-                run.marks.deep_cursor = await _deep_cursor(client, run.results.counts.work_items)
+                found = _deep_cursor(client, run.results.counts.work_items)
+                run.marks.deep_cursor = await attempt(run.results.failures, "deep cursor", found)
             reads = [s for s in chosen if not s.write]
             for scenario in reads:
                 await _in_memory(run, client, app, scenario)
             if run.options.stdio:
-                await _over_stdio(run, Spawner(run.settings, run.directory), reads)
+                spawner = Spawner(run.settings, run.directory)
+                await attempt(run.results.failures, "stdio", _over_stdio(run, spawner, reads))
             for scenario in (s for s in chosen if s.write):
                 await _in_memory(run, client, app, scenario)
     finally:
         gc.unfreeze()
         await close_app(app)
+
+
+async def _tools_lists(run: _Run) -> None:
     run.results.tools_list_chars = {
         "all": await _tools_list_chars(run.settings),
         "work_items": await _tools_list_chars(
             run.settings.model_copy(update={"toolsets": ("work_items",)})
         ),
     }
+
+
+def _failed(scenario: Scenario, error: str) -> Measured:
+    return Measured(scenario.name, scenario.tool, scenario.what, None, None, None, 0, error=error)
 
 
 async def _deep_cursor(client: Client[Any], total: int) -> str | None:
@@ -194,9 +274,18 @@ def _text_chars(result: Any) -> int:
 
 
 async def _in_memory(run: _Run, client: Client[Any], app: App, scenario: Scenario) -> None:
+    """The scenario's row: its timings, or why it failed."""
+    await run.steps.next(f"in memory: {scenario.name}")
+    try:
+        measured = await _timed(run, client, app, scenario)
+    except Exception as error:  # a failed scenario is a row saying why; the others run
+        measured = _failed(scenario, reason(error))
+    run.results.scenarios.append(measured)
+
+
+async def _timed(run: _Run, client: Client[Any], app: App, scenario: Scenario) -> Measured:
     """Each round calls the tool through the client (timing the call and its handler),
     then the service it calls directly, with the same arguments."""
-    run.progress(f"in memory: {scenario.name}")
     handler: list[float] = []
     whole: list[float] = []
     service: list[float] = []
@@ -217,24 +306,22 @@ async def _in_memory(run: _Run, client: Client[Any], app: App, scenario: Scenari
             if timed:
                 service.append(time.perf_counter() - start)
             scenario.observe(run.marks, answer.model_dump(mode="json"))
-    run.results.scenarios.append(
-        Measured(
-            scenario.name,
-            scenario.tool,
-            scenario.what,
-            Stats.of(handler),
-            Stats.of(whole),
-            Stats.of(service) if service else None,
-            chars,
-        )
+    return Measured(
+        scenario.name,
+        scenario.tool,
+        scenario.what,
+        Stats.of(handler),
+        Stats.of(whole),
+        Stats.of(service) if service else None,
+        chars,
     )
 
 
 async def _over_stdio(run: _Run, spawner: Spawner, reads: list[Scenario]) -> None:
     options, marks = run.options, run.marks
     probe = {"name": marks.vendor_name}
-    for n in range(options.cold_starts):  # alternating with the floor: both see one load
-        run.progress(f"cold start {n + 1}/{options.cold_starts}")
+    await run.steps.next(f"cold start ×{options.cold_starts}")
+    for _ in range(options.cold_starts):  # alternating with the floor: both see one load
         floor = await cold_start(spawner.floor_server(), "ping", {})
         run.results.cold_start_floor.append(floor)
         run.results.cold_start.append(
@@ -244,7 +331,9 @@ async def _over_stdio(run: _Run, spawner: Spawner, reads: list[Scenario]) -> Non
     # Each read alternates with a no-op call on a twin process, so both see the same load.
     async with Client(spawner.serve()) as served, Client(spawner.noop_server()) as floor:
         for scenario in reads:
-            run.progress(f"over stdio: {scenario.name}")
+            await run.steps.next(f"over stdio: {scenario.name}")
+            if measured[scenario.name].error is not None:
+                continue  # it failed in memory already; its row says why
             real = floor if scenario.tool == NOOP else served
             pairs = [
                 await _pair(real, floor, scenario.tool, scenario.arguments(marks))

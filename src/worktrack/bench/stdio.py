@@ -48,6 +48,7 @@ class Spawner:
             "WORKTRACK_ACTOR": self.settings.actor or "bench",
             "WORKTRACK_TOOLSETS": "all",
             "WORKTRACK_READ_ONLY": "false",
+            "WORKTRACK_ARCHIVE_CHECK_SECONDS": "0",  # no daily archive while measuring
         }
         return {**os.environ, **values}
 

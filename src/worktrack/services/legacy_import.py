@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from worktrack import gitrepo
+from worktrack import bulk, gitrepo
 from worktrack.errors import ValidationError
 from worktrack.legacy import plan as planning
 from worktrack.legacy.plan import Plan
@@ -29,6 +29,7 @@ from worktrack.legacy.reconcile import Written, defaults_applied, reconcile
 from worktrack.legacy.reconcile import unwritten as nothing_written
 from worktrack.models.configuration import Configuration
 from worktrack.models.legacy import ImportResult, Reconciliation, SkippedFile
+from worktrack.progress import Progress, silent
 from worktrack.report.parse import parse
 from worktrack.services import legacy_writes
 from worktrack.services.app import App
@@ -52,7 +53,12 @@ class _Stop(Exception):
 
 
 async def import_legacy(
-    app: App, *, path: Path, prompts_dir: Path | None = None, dry_run: bool = False
+    app: App,
+    *,
+    path: Path,
+    prompts_dir: Path | None = None,
+    dry_run: bool = False,
+    progress: Progress = silent,
 ) -> ImportResult:
     source = await asyncio.to_thread(_read_source, path)
     prompts, unreadable = await _prompts(prompts_dir)
@@ -62,8 +68,11 @@ async def import_legacy(
     commits = await _full_hashes(app, plan)
     if plan.errors:
         return _result(plan, source, dry_run, nothing_written(plan), 0.0, rollback=False)
+    write = partial(_import, app, plan, source, commits, dry_run, progress)
     try:
-        return await app.db.run(partial(_import, app, plan, source, commits, dry_run), write=True)
+        # A big project's one transaction runs longer than an interactive call may.
+        async with bulk.database(app.settings, app.db) as db:
+            return await db.run(write, write=True)
     except _Stop as stop:
         return stop.result
 
@@ -111,6 +120,7 @@ async def _import(
     source: _Source,
     commits: dict[str, str | None],
     dry_run: bool,
+    progress: Progress,
     conn: AsyncConnection,
 ) -> ImportResult:
     if not await ledger.claim(conn, source.sha256, str(source.path), app.clock(), app.actor):
@@ -122,7 +132,7 @@ async def _import(
         raise _Stop(_result(plan, source, dry_run, nothing_written(plan), 0.0, rollback=False))
     written = Written()
     try:
-        await legacy_writes.write_all(app, conn, plan, commits, written)
+        await legacy_writes.write_all(app, conn, plan, commits, written, progress)
     except legacy_writes.ImportFailed as failed:
         plan.errors.append(failed.problem)
         raise _Stop(

@@ -2,13 +2,15 @@
 
 Vendors, deployments and enhancements are created by the bodies of their services (what
 ``@writes`` wraps), so each meets exactly the rules a tool call meets; work items by
-``work_items.new_item``, the rules of ``create_work_item``, stored in bulk.
+``work_items.new_item``, the rules of ``create_work_item``, stored in bulk: a chunk of rows
+per statement, so a project of 100,000 items is never one statement.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar, cast
 from uuid import uuid4
 
@@ -18,11 +20,12 @@ from worktrack.errors import WorktrackError
 from worktrack.legacy.plan import Plan
 from worktrack.legacy.reconcile import Shipped, Stored, Written
 from worktrack.models.work_items import WorkItem
+from worktrack.progress import Progress
 from worktrack.services import deployments, enhancements, vendors, work_items
 from worktrack.services.app import App
+from worktrack.store import bulk, history
 from worktrack.store import deployments as deployment_store
 from worktrack.store import enhancements as enhancement_store
-from worktrack.store import history
 from worktrack.store import vendors as vendor_store
 from worktrack.store import work_items as item_store
 
@@ -51,48 +54,73 @@ async def _step(where: str, call: Awaitable[T]) -> T:
         raise ImportFailed(f"{where}: {error.message}") from None
 
 
+@dataclass
+class _Tally:
+    """How many entries of the plan are written, told to ``progress``."""
+
+    progress: Progress
+    total: int
+    done: int = 0
+
+    async def add(self, count: int, step: str) -> None:
+        self.done += count
+        await self.progress(self.done, self.total, step)
+
+
 async def write_all(
     app: App,
     conn: AsyncConnection,
     plan: Plan,
     commits: dict[str, str | None],
     written: Written,
+    progress: Progress,
 ) -> None:
     """Create everything the plan holds, parents first, recording the ids in ``written``."""
+    sizes = (plan.vendors, plan.items, plan.deployments, plan.enhancements)
+    tally = _Tally(progress, sum(len(entries) for entries in sizes))
     create_vendor = _body(vendors.create_vendor)
     for where, vendor in plan.vendors:
         made_vendor = await _step(where, create_vendor(app, conn, **vendor.model_dump()))
         written.vendors.append(made_vendor.id)
-    await _write_items(app, conn, plan, written)
-    await _write_deployments(app, conn, plan, commits, written)
+        await tally.add(1, "vendors")
+    await _write_items(app, conn, plan, written, tally)
+    await _write_deployments(app, conn, plan, commits, written, tally)
     create_enhancement = _body(enhancements.create_enhancement)
     for where, enhancement in plan.enhancements:
         wish = await _step(where, create_enhancement(app, conn, **enhancement.model_dump()))
         written.enhancements.append(wish.id)
+        await tally.add(1, "enhancements")
 
 
-async def _write_items(app: App, conn: AsyncConnection, plan: Plan, written: Written) -> None:
-    """Every work item through the rules ``create_work_item`` applies, stored in bulk: one
-    statement for the rows and one for their history (the plan puts parents first). Each
-    keeps the creation time the file gives it."""
+async def _write_items(
+    app: App, conn: AsyncConnection, plan: Plan, written: Written, tally: _Tally
+) -> None:
+    """Every work item through the rules ``create_work_item`` applies, stored in bulk: a
+    statement per chunk of rows and one for their history (the plan puts parents first, so
+    a parent's path is known before its children's). Each keeps the creation time the file
+    gives it."""
     now = app.clock()
-    made: list[work_items.NewItem] = []
-    for item in plan.items:
-        parent = None if item.parent is None else made[item.parent].row["path"]
-        try:
-            new = work_items.new_item(
-                item_id=str(uuid4()),
-                parent_path=parent,
-                now=item.created_at or now,
-                actor=app.actor,
-                **item.entry.model_dump(),
-            )
-        except WorktrackError as error:
-            raise ImportFailed(f"{item.where}: {error.message}") from None
-        made.append(new)
-    await item_store.insert_many(conn, [new.row for new in made])
-    await history.append(conn, [new.log for new in made])
-    written.items += [new.row["id"] for new in made]
+    paths: list[str] = []
+    for chunk in bulk.chunks(plan.items):
+        made: list[work_items.NewItem] = []
+        for item in chunk:
+            parent = None if item.parent is None else paths[item.parent]
+            try:
+                new = work_items.new_item(
+                    item_id=str(uuid4()),
+                    parent_path=parent,
+                    now=item.created_at or now,
+                    actor=app.actor,
+                    **item.entry.model_dump(),
+                )
+            except WorktrackError as error:
+                raise ImportFailed(f"{item.where}: {error.message}") from None
+            made.append(new)
+            paths.append(new.row["path"])
+        await item_store.insert_many(conn, [new.row for new in made])
+        await history.append(conn, [new.log for new in made])
+        written.items += [new.row["id"] for new in made]
+        await tally.add(len(made), "work items")
 
 
 async def _write_deployments(
@@ -101,6 +129,7 @@ async def _write_deployments(
     plan: Plan,
     commits: dict[str, str | None],
     written: Written,
+    tally: _Tally,
 ) -> None:
     by_name = {
         vendor_store.name_key(vendor.name): vendor_id
@@ -124,6 +153,7 @@ async def _write_deployments(
         )
         shipped = await _step(deployment.where, call)
         written.deployments.append(Shipped(shipped.id, shipped.commit_hash, vendor_ids))
+        await tally.add(1, "deployments")
 
 
 async def _vendor_id(conn: AsyncConnection, imported: dict[str, str], name: str, where: str) -> str:

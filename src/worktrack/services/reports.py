@@ -11,9 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from worktrack import paths
 from worktrack.errors import ValidationError
 from worktrack.models.reports import ReportCounts, StatusReport
+from worktrack.progress import Progress, silent
 from worktrack.report import files, readmodel, render
 from worktrack.services.app import App, reads
 from worktrack.settings import Settings
+
+# Rows in the report from which its progress is worth telling: below it a report takes a
+# few milliseconds; at 100,000 items, a tenth of a second or more.
+LARGE_REPORT_ROWS = 1_000
 
 
 def parse_since(since: str | None) -> datetime | None:
@@ -31,19 +36,25 @@ def parse_since(since: str | None) -> datetime | None:
 
 
 @reads
-async def _report(app: App, conn: AsyncConnection, *, since: datetime | None) -> StatusReport:
+async def _report(
+    app: App, conn: AsyncConnection, *, since: datetime | None, progress: Progress
+) -> StatusReport:
     snapshot = await readmodel.load(conn, since)
+    parts = (snapshot.vendors, snapshot.work_items, snapshot.deployments, snapshot.enhancements)
+    rows = sum(len(part) for part in parts)
+    told = progress if rows >= LARGE_REPORT_ROWS else silent
+    await told(1, 2, f"read {rows} rows for the status report")
+    markdown = render.render(snapshot, app.clock())
+    await told(2, 2, "rendered the status report")
     return StatusReport(
-        markdown=render.render(snapshot, app.clock()),
-        path=None,
-        counts=ReportCounts(**render.counts(snapshot)),
+        markdown=markdown, path=None, counts=ReportCounts(**render.counts(snapshot))
     )
 
 
 async def generate_status_report(
-    app: App, *, write_file: bool = False, since: str | None = None
+    app: App, *, write_file: bool = False, since: str | None = None, progress: Progress = silent
 ) -> StatusReport:
-    report = await _report(app, since=parse_since(since))
+    report = await _report(app, since=parse_since(since), progress=progress)
     if not write_file:
         return report
     if report.data_source not in ("postgresql", "sqlite"):

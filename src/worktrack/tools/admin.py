@@ -12,7 +12,7 @@ from worktrack.models.admin import ArchiveResult
 from worktrack.models.common import Actor, IdRef, RequestId
 from worktrack.models.sync import Resolution, Resolved, SyncConflicts, SystemHealth
 from worktrack.services import archive, sync
-from worktrack.tools.common import Toolset, app_of
+from worktrack.tools.common import Toolset, app_of, progress_of
 
 tools = Toolset("admin")
 
@@ -28,7 +28,11 @@ async def archive_work_items(
 ) -> ArchiveResult:
     """Move completed or deleted work items nobody touched for a while to the archive."""
     return await archive.archive_work_items(
-        app_of(ctx), older_than_days=older_than_days, dry_run=dry_run, request_id=request_id
+        app_of(ctx),
+        older_than_days=older_than_days,
+        dry_run=dry_run,
+        request_id=request_id,
+        progress=progress_of(ctx, log_steps=True),
     )
 
 

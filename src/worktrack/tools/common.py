@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from fastmcp import Context
 from mcp.types import ToolAnnotations
 
+from worktrack.progress import Progress
 from worktrack.services.app import App
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -18,6 +19,21 @@ def app_of(ctx: Context) -> App:
     """The app, acting as WORKTRACK_ACTOR, else the client's name, else "unknown"."""
     app: App = ctx.lifespan_context["app"]
     return app.acting_as(app.settings.actor or _client_name(ctx) or "unknown")
+
+
+def progress_of(ctx: Context, *, log_steps: bool = False) -> Progress:
+    """A long call's progress as MCP progress notifications (sent when the client gave a
+    progress token); with ``log_steps``, each new step is also logged to the client at
+    info level (for calls that change data, like archiving: a read need not say more)."""
+    steps: list[str] = []
+
+    async def report(done: int, total: int | None, step: str) -> None:
+        await ctx.report_progress(done, total, step)
+        if log_steps and (not steps or steps[-1] != step):
+            steps.append(step)
+            await ctx.info(step, logger_name="worktrack")
+
+    return report
 
 
 def _client_name(ctx: Context) -> str | None:

@@ -10,7 +10,7 @@ from pydantic import Field
 from worktrack.models.common import RequestId
 from worktrack.models.reports import StatusReport
 from worktrack.services import reports
-from worktrack.tools.common import Toolset, app_of
+from worktrack.tools.common import Toolset, app_of, progress_of
 
 tools = Toolset("reports")
 
@@ -36,4 +36,6 @@ async def generate_status_report(
     | None = None,
 ) -> StatusReport:
     """The markdown status report: vendors, active work items, deployments, enhancements."""
-    return await reports.generate_status_report(app_of(ctx), write_file=write_file, since=since)
+    return await reports.generate_status_report(
+        app_of(ctx), write_file=write_file, since=since, progress=progress_of(ctx)
+    )
