@@ -17,6 +17,7 @@ from typing import Any
 from fastmcp import Client
 
 from worktrack.bench import floors, machine, maintenance, project, scenarios, scratch, seeding
+from worktrack.bench import replica as replica_bench
 from worktrack.bench.maintenance import Maintenance
 from worktrack.bench.measure import HandlerTiming, Stats
 from worktrack.bench.scenarios import Landmarks, Scenario
@@ -70,6 +71,7 @@ class Results:
     peak_rss_kib: dict[str, int] = field(default_factory=dict)
     database_floor: dict[str, Stats] = field(default_factory=dict)
     maintenance: Maintenance | None = None
+    replica: replica_bench.ReplicaResults | None = None  # Postgres only
 
 
 async def run(options: Options, progress: Progress = lambda _line: None) -> Results:
@@ -88,7 +90,15 @@ async def run(options: Options, progress: Progress = lambda _line: None) -> Resu
             run = _Run(_settings(url, directory), directory, marks, results, progress)
             progress("database floor (raw driver)")
             results.database_floor = await floors.measure(url, max(20, options.iterations))
+            copied = None
+            if results.backend == "postgresql":  # the servers below start with a replica
+                progress("replica: first copy")
+                copied = await replica_bench.first_copy(run.settings)
             await _measure(run, chosen)
+            if copied is not None:
+                results.replica = await replica_bench.measure(
+                    run.settings, copied, marks, options.iterations, progress
+                )
             results.machine["load average (1 min) after"] = f"{os.getloadavg()[0]:.2f}"
         if options.maintenance:
             progress("maintenance: legacy import, then archiving old items")
