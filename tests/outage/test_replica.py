@@ -27,6 +27,7 @@ import git
 import pytest
 from fastmcp import Client
 
+from worktrack.server import create_server
 from worktrack.services.sync import sync_now
 from worktrack.startup import close_app, open_app
 from worktrack.store import queue as queue_store
@@ -363,3 +364,21 @@ def _in_replica(home: Path, item_id: str) -> bool:
     with contextlib.closing(sqlite3.connect(home / "cache.db")) as conn:
         found = conn.execute("SELECT 1 FROM work_items WHERE id = ?", (item_id,)).fetchone()
     return found is not None
+
+
+async def test_an_offline_change_newer_than_the_replica_is_unavailable_not_a_conflict(
+    outage: Outage, tmp_path: Path
+) -> None:
+    """The caller saw version 2 on the primary; the replica, refreshed before that change,
+    holds version 1: the change cannot be checked here, and saying "someone changed it
+    since you read it" would be false."""
+    other = outage.settings(direct=True, home=tmp_path / "b-home")
+    async with Client(outage.server()) as a, Client(create_server(other, clock=outage.clock)) as b:
+        item = await project(b, "changed elsewhere")
+        await outage.refresh()
+        await call(b, "update_work_item", id=item["id"], version=1, title="version 2")
+        outage.proxy.set_mode("down")
+        error = await fail(a, "update_work_item", id=item["id"], version=2, title="version 3")
+        assert error["error"] == "UnavailableError"
+        assert "holds version 1, older than the version 2 you sent" in error["message"]
+        assert (await call(a, "get_system_health"))["queued_writes"] == 0

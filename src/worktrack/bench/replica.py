@@ -74,14 +74,14 @@ async def measure(
         ids = await changer.fetch("SELECT id FROM work_items ORDER BY id LIMIT $1", CHANGES * 20)
         batches = [[row["id"] for row in ids[n : n + CHANGES]] for n in range(0, len(ids), CHANGES)]
         progress("replica: refreshes with nothing changed")
-        await replica.refresh()
+        await replica.refresh(wait=30)
         idle = [await _timed_refresh(app) for _ in range(max(20, iterations // 5))]
         progress(f"replica: refreshes after {CHANGES} changes")
         after, rows = [], 0
         for round_number in range(_ROUNDS):
             await changer.execute(_CHANGE, batches[round_number % len(batches)])
             started = time.perf_counter()
-            done = await replica.refresh()
+            done = await replica.refresh(wait=30)
             after.append(time.perf_counter() - started)
             rows = done.rows
         results = ReplicaResults(copied.seconds, copied.rows, Stats.of(idle), Stats.of(after), rows)
@@ -95,7 +95,7 @@ async def measure(
 
 async def _timed_refresh(app: App) -> float:
     started = time.perf_counter()
-    done = await _fallback(app).replica.refresh()
+    done = await _fallback(app).replica.refresh(wait=30)
     assert done.kind == "changes", done
     return time.perf_counter() - started
 
@@ -139,7 +139,7 @@ async def _refresh_forever(
     n = 0
     while True:
         await changer.execute(_CHANGE, batches[n % len(batches)])
-        await _fallback(app).replica.refresh()
+        await _fallback(app).replica.refresh(wait=30)
         results.refreshes_during_reads += 1
         n += 1
         await asyncio.sleep(_REFRESH_GAP_SECONDS)

@@ -26,11 +26,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from filelock import FileLock, Timeout
+from filelock import FileLock
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.db import Database
 from worktrack.errors import UnavailableError
+from worktrack.fallback import locks
 from worktrack.fallback.primary import Primary
 from worktrack.store import feed
 from worktrack.store import replica as store
@@ -167,13 +168,13 @@ class Replica:
     async def _held(self, wait: float) -> AsyncIterator[bool]:
         async with self._local:
             try:
-                await asyncio.to_thread(self._lock.acquire, timeout=wait)
-            except Timeout:
-                yield False
-                return
+                held = await locks.acquire(self._lock, wait)
             except OSError as error:  # a broken lock path: the checks in the transaction
                 log.warning("replica lock unusable (%s); refreshing without it", error)
                 yield True
+                return
+            if not held:
+                yield False
                 return
             try:
                 yield True

@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 from uuid import uuid4
 
-from filelock import FileLock, Timeout
+from filelock import FileLock
 from pydantic_core import to_jsonable_python
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.db import Unit
 from worktrack.errors import NotFoundError, UnavailableError, VersionConflictError
-from worktrack.fallback import statusfile
+from worktrack.fallback import locks, statusfile
 from worktrack.fallback.cache import Cache
 from worktrack.fallback.layers import Answer, Declined, Layer, Reader
 from worktrack.fallback.primary import Primary
@@ -412,9 +412,7 @@ class ReplayLock:
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[bool]:
         async with self._local:
-            try:
-                await asyncio.to_thread(self._file.acquire, timeout=self._wait)
-            except Timeout:
+            if not await locks.acquire(self._file, self._wait):
                 yield False
                 return
             try:
