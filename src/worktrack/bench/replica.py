@@ -3,7 +3,9 @@ copy, a refresh with nothing changed, a refresh after 100 changes, and the handl
 the hot reads while refreshes run back to back (against the same reads with none).
 
 The changes are made by one UPDATE statement of another connection (as another server
-would make them), so the event loop the reads share carries only the refresh itself.
+would make them), so the event loop the reads share carries only the refresh itself. The
+longest step a refresh takes on the event loop is measured in the loop thread's CPU time
+(what it ran between two turns of a watcher), which the machine's load does not inflate.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,26 +45,57 @@ _CHANGE = (
 class ReplicaResults:
     first_copy_seconds: float
     first_copy_rows: int
+    first_copy_longest_step_ms: float  # of the event loop, in its thread's CPU time
     no_change: Stats  # one refresh, nothing changed
     after_changes: Stats  # one refresh after CHANGES changed items
     after_changes_rows: int
+    after_changes_longest_step_ms: float
     reads_idle: dict[str, Stats] = field(default_factory=dict)  # handler, no refresh running
     reads_refreshing: dict[str, Stats] = field(default_factory=dict)  # handler, refreshing
     refreshes_during_reads: int = 0
 
 
-async def first_copy(settings: Settings) -> Refreshed:
+@dataclass(frozen=True)
+class FirstCopy:
+    done: Refreshed
+    longest_step_ms: float
+
+
+async def first_copy(settings: Settings) -> FirstCopy:
     """Copy the seeded primary into an empty replica (what a first start does)."""
     app = await open_app(settings)
     try:
-        return await _fallback(app).replica.refresh(wait=60)
+        async with _loop_steps() as steps:
+            done = await _fallback(app).replica.refresh(wait=60)
+        return FirstCopy(done, max(steps) * 1000)
     finally:
         await close_app(app)
 
 
+@contextlib.asynccontextmanager
+async def _loop_steps() -> AsyncIterator[list[float]]:
+    """The loop thread's CPU time between turns of a watcher that yields every 0.5 ms:
+    how long other work held the event loop at a time."""
+    steps: list[float] = [0.0]
+
+    async def watch() -> None:
+        while True:
+            started = time.thread_time()
+            await asyncio.sleep(0.0005)
+            steps.append(time.thread_time() - started)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        yield steps
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
 async def measure(
     settings: Settings,
-    copied: Refreshed,
+    copied: FirstCopy,
     marks: Landmarks,
     iterations: int,
     progress: Progress,
@@ -77,14 +110,23 @@ async def measure(
         await replica.refresh(wait=30)
         idle = [await _timed_refresh(app) for _ in range(max(20, iterations // 5))]
         progress(f"replica: refreshes after {CHANGES} changes")
-        after, rows = [], 0
+        after, rows, longest = [], 0, 0.0
         for round_number in range(_ROUNDS):
             await changer.execute(_CHANGE, batches[round_number % len(batches)])
-            started = time.perf_counter()
-            done = await replica.refresh(wait=30)
-            after.append(time.perf_counter() - started)
-            rows = done.rows
-        results = ReplicaResults(copied.seconds, copied.rows, Stats.of(idle), Stats.of(after), rows)
+            async with _loop_steps() as steps:
+                started = time.perf_counter()
+                done = await replica.refresh(wait=30)
+                after.append(time.perf_counter() - started)
+            rows, longest = done.rows, max(longest, *steps)
+        results = ReplicaResults(
+            copied.done.seconds,
+            copied.done.rows,
+            copied.longest_step_ms,
+            Stats.of(idle),
+            Stats.of(after),
+            rows,
+            longest * 1000,
+        )
         progress("replica: hot reads, alternately with and without refreshes running")
         await _reads(settings, marks, iterations, results, app, changer, batches)
     finally:
@@ -154,10 +196,12 @@ def lines(found: ReplicaResults | None) -> list[str]:
     if found is None:
         return []
     shown = [
-        f"replica: first copy {found.first_copy_rows:,} rows in {found.first_copy_seconds:.2f} s;"
-        f" refresh with nothing changed p50 / p95 {found.no_change.p50:.2f} / "
-        f"{found.no_change.p95:.2f} ms; after {CHANGES} changed items ({found.after_changes_rows} "
-        f"rows) {found.after_changes.p50:.2f} / {found.after_changes.p95:.2f} ms",
+        f"replica: first copy {found.first_copy_rows:,} rows in {found.first_copy_seconds:.2f} s"
+        f" (longest event-loop step {found.first_copy_longest_step_ms:.1f} ms); refresh with "
+        f"nothing changed p50 / p95 {found.no_change.p50:.2f} / {found.no_change.p95:.2f} ms; "
+        f"after {CHANGES} changed items ({found.after_changes_rows} rows) "
+        f"{found.after_changes.p50:.2f} / {found.after_changes.p95:.2f} ms (longest event-loop "
+        f"step {found.after_changes_longest_step_ms:.1f} ms)",
         f"hot reads, handler p50 / p95 without → while refreshes run back to back "
         f"({found.refreshes_during_reads} refreshes of {CHANGES} changes each):",
     ]

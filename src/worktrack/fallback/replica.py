@@ -38,7 +38,7 @@ from worktrack.store import replica as store
 from worktrack.store.replica import REPLICATED, Keys, ReplicaState, Row
 
 log = logging.getLogger(__name__)
-_COPY_CHUNK = 500  # rows per round trip of a first copy: short steps for the event loop
+_COPY_CHUNK = 100  # rows per round trip of a first copy: short steps for the event loop
 
 
 @dataclass(frozen=True)

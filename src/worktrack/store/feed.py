@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from worktrack.store.replica import Keys, Row, key_match
 from worktrack.tables import replica_changes, replica_horizon
 
-_CHUNK = 1000  # keys per statement
+_CHUNK = 200  # keys per statement (short steps for the event loop)
 _c = replica_changes.c
 _h = replica_horizon.c
 
