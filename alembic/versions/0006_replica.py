@@ -23,7 +23,7 @@ TIMESTAMP = sa.DateTime(timezone=True)
 CHANGE_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 # Every replicated table and its primary key columns, as worktrack.store.replica.REPLICATED
-# lists them (tests/outage/test_replica.py checks the two agree).
+# lists them (tests/fallback/test_replica_refresh.py checks the two agree).
 REPLICATED = {
     "work_items": "id",
     "work_items_archive": "id",
