@@ -127,6 +127,7 @@ def upgrade() -> None:
         "replica_state",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("watermark", sa.BigInteger(), nullable=False),
+        sa.Column("snapshot", sa.Text(), nullable=False),
         sa.Column("refreshed_at", TIMESTAMP, nullable=False),
         sa.Column("copied_at", TIMESTAMP, nullable=False),
         sa.Column("local_writes", sa.Integer(), nullable=False),

@@ -344,9 +344,11 @@ replica_state = Table(
     "replica_state",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
-    # pg_snapshot_xmin of the last refresh's snapshot: every transaction it could not see
-    # has an id at least this large
+    # The last refresh's snapshot of the primary (pg_current_snapshot() as text) and its
+    # xmin: the next refresh reads the changes of every transaction that snapshot could
+    # not see, all of which have an id of at least that xmin.
     Column("watermark", BigInteger, nullable=False),
+    Column("snapshot", Text, nullable=False),
     Column("refreshed_at", UTCDateTime, nullable=False),
     Column("copied_at", UTCDateTime, nullable=False),
     # bumped by every queued write: a refresh read before one is not applied after it

@@ -161,6 +161,29 @@ async def test_a_transaction_still_running_at_a_refresh_is_read_by_the_next(
     assert await _title(app, tasks[0].id) == "late"
 
 
+async def test_a_long_transaction_elsewhere_does_not_make_refreshes_read_again(
+    app: App, pg_backend: Backend
+) -> None:
+    """It holds the snapshots' xmin back; changes a refresh saw are still not read again."""
+    tasks = await _populate(app)
+    await _refresh(app)
+    long = await asyncpg.connect(_asyncpg_dsn(pg_backend.url))
+    try:
+        transaction = long.transaction()
+        await transaction.start()
+        await long.execute("SELECT pg_current_xact_id()")  # it holds an id from now on
+        for n, item in enumerate(tasks[:2]):
+            await work_items.update_work_item(app, id=item.id, version=1, title=f"a{n}")
+        first = await _refresh(app)
+        await work_items.update_work_item(app, id=tasks[2].id, version=1, title="b")
+        second = await _refresh(app)
+        await transaction.rollback()
+    finally:
+        await long.close()
+    assert (first.keys, second.keys) == (4, 2)  # each item and its history row, once
+    await _assert_replica_is_the_primary(app)
+
+
 async def test_a_replica_older_than_the_kept_changes_is_copied_again(
     app: App, pg_backend: Backend
 ) -> None:

@@ -1,12 +1,13 @@
 """Keeping the local replica up to date with the primary (ADR 0012).
 
 A refresh reads, in one REPEATABLE READ snapshot of the primary, the keys of every row
-changed by a transaction the previous refresh could not see (``replica_changes`` from the
-previous snapshot's xmin on), plus the rows writes queued here changed, and then the
-current rows for those keys; one SQLite transaction then replaces exactly those rows and
-records the new snapshot's xmin as the watermark. A replica with no watermark, or one older
-than the changes the primary still keeps, is copied whole instead, also in one snapshot
-and one transaction, so a reader sees the old replica or the new one, never a mix.
+changed by a transaction the previous refresh's snapshot could not see (``replica_changes``
+rows of transactions still running then or begun since, all with ids at least that
+snapshot's xmin), plus the rows writes queued here changed, and then the current rows for
+those keys; one SQLite transaction then replaces exactly those rows and records the new
+snapshot. A replica never copied, or one older than the changes the primary still keeps,
+is copied whole instead, also in one snapshot and one transaction, so a reader sees the
+old replica or the new one, never a mix.
 
 Nothing is applied while writes queued here wait for their replay (they changed the
 replica's rows; the primary's would overwrite them), nor if a write was queued after the
@@ -35,7 +36,7 @@ from worktrack.fallback import locks
 from worktrack.fallback.primary import Primary
 from worktrack.store import feed
 from worktrack.store import replica as store
-from worktrack.store.replica import REPLICATED, Keys, ReplicaState, Row
+from worktrack.store.replica import REPLICATED, Keys, ReplicaState, Row, Snapshot
 
 log = logging.getLogger(__name__)
 _COPY_CHUNK = 100  # rows per round trip of a first copy: short steps for the event loop
@@ -66,9 +67,9 @@ class _Before:
         return None
 
 
-def _mark(state: ReplicaState | None) -> tuple[int, int] | None:
+def _mark(state: ReplicaState | None) -> tuple[str, int] | None:
     """What moves when a refresh applies or a write is queued."""
-    return None if state is None else (state.watermark, state.local_writes)
+    return None if state is None else (state.snapshot, state.local_writes)
 
 
 class _LocalFailure(Exception):
@@ -119,11 +120,11 @@ class Replica:
             raise _Stale("writes queued on this machine wait for their replay")
         if before.state is None:
             return await self._copy(before, now)
-        since = before.state.watermark
+        since = Snapshot(before.state.watermark, before.state.snapshot)
         read = await self.primary.run(lambda conn: _changes(conn, since, before.local))
         if read is None:  # the primary no longer keeps every change since the watermark
             return await self._copy(before, now)
-        watermark, keys, rows = read
+        snapshot, keys, rows = read
 
         async def apply(conn: AsyncConnection) -> None:
             await _check(conn, before)
@@ -131,7 +132,7 @@ class Replica:
                 if keys.get(table.name):
                     await store.replace(conn, table, keys[table.name], rows[table.name])
             await store.forget_local(conn)
-            await store.record_refresh(conn, watermark, now, copied=False)
+            await store.record_refresh(conn, snapshot, now, copied=False)
 
         await self.db.run(apply, write=True)
         return Refreshed("changes", sum(map(len, rows.values())), sum(map(len, keys.values())))
@@ -140,7 +141,7 @@ class Replica:
         copied = 0
 
         async def from_primary(pg: AsyncConnection) -> None:
-            watermark = await feed.begin_snapshot(pg)
+            snapshot = await feed.begin_snapshot(pg)
 
             async def into_replica(conn: AsyncConnection) -> None:
                 nonlocal copied
@@ -152,7 +153,7 @@ class Replica:
                         await store.insert_rows(conn, table, part)
                         copied += len(part)
                 await store.forget_local(conn)
-                await store.record_refresh(conn, watermark, now, copied=True)
+                await store.record_refresh(conn, snapshot, now, copied=True)
 
             try:
                 await self.db.run(into_replica, write=True)
@@ -195,10 +196,10 @@ async def _check(conn: AsyncConnection, before: _Before) -> None:
 
 
 async def _changes(
-    conn: AsyncConnection, since: int, local: Keys
-) -> tuple[int, Keys, dict[str, list[Row]]] | None:
-    watermark = await feed.begin_snapshot(conn)
-    if since < await feed.horizon(conn):
+    conn: AsyncConnection, since: Snapshot, local: Keys
+) -> tuple[Snapshot, Keys, dict[str, list[Row]]] | None:
+    snapshot = await feed.begin_snapshot(conn)
+    if since.xmin < await feed.horizon(conn):
         return None
     keys = await feed.changed_keys(conn, since)
     for table_name, named in local.items():
@@ -208,7 +209,7 @@ async def _changes(
         for table in REPLICATED
         if keys.get(table.name)
     }
-    return watermark, keys, rows
+    return snapshot, keys, rows
 
 
 class _PrimaryFailure(Exception):

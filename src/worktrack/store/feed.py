@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from worktrack.store.replica import Keys, Row, key_match
+from worktrack.store.replica import Keys, Row, Snapshot, key_match
 from worktrack.tables import replica_changes, replica_horizon
 
 _CHUNK = 200  # keys per statement (short steps for the event loop)
@@ -32,13 +32,19 @@ _c = replica_changes.c
 _h = replica_horizon.c
 
 
-async def begin_snapshot(conn: AsyncConnection) -> int:
+async def begin_snapshot(conn: AsyncConnection) -> Snapshot:
     """Make this transaction read everything from one snapshot (REPEATABLE READ) and return
-    its xmin: every transaction with a smaller id had finished when it was taken, so a
-    transaction this snapshot cannot see has an id at least this large."""
+    it. Every transaction with an id below its xmin had finished when it was taken, so a
+    transaction this snapshot cannot see has an id at least that large."""
     await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
-    found = await conn.scalar(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"))
-    return int(found)
+    found = await conn.execute(
+        text(
+            "SELECT pg_snapshot_xmin(s)::text::bigint AS xmin, s::text AS whole "
+            "FROM (SELECT pg_current_snapshot() AS s) AS now"
+        )
+    )
+    row = found.one()
+    return Snapshot(int(row.xmin), str(row.whole))
 
 
 async def horizon(conn: AsyncConnection) -> int:
@@ -46,9 +52,15 @@ async def horizon(conn: AsyncConnection) -> int:
     return int(await conn.scalar(select(_h.pruned_below).where(_h.id == 1)) or 0)
 
 
-async def changed_keys(conn: AsyncConnection, since: int) -> Keys:
-    """The rows changed by every transaction with an id of at least ``since``."""
-    query = select(_c.table_name, _c.row_key).where(_c.txid >= since).distinct()
+async def changed_keys(conn: AsyncConnection, since: Snapshot) -> Keys:
+    """The rows changed by every transaction the snapshot ``since`` could not see: those
+    still running when it was taken, and those that began later. (Transactions it saw
+    finished are skipped, so a long-running one elsewhere on the server does not make
+    every refresh read again all the changes made since it began.)"""
+    invisible = text(
+        "NOT pg_visible_in_snapshot(txid::text::xid8, CAST(:since AS pg_snapshot))"
+    ).bindparams(since=since.text)
+    query = select(_c.table_name, _c.row_key).where(_c.txid >= since.xmin, invisible).distinct()
     found: Keys = {}
     for row in await conn.execute(query):
         found.setdefault(row.table_name, set()).add(row.row_key)

@@ -61,8 +61,17 @@ _l = replica_local.c
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """A snapshot of the primary: its xmin, and the whole of it as Postgres writes it."""
+
+    xmin: int
+    text: str
+
+
+@dataclass(frozen=True)
 class ReplicaState:
     watermark: int
+    snapshot: str
     refreshed_at: datetime
     copied_at: datetime
     local_writes: int
@@ -120,9 +129,13 @@ async def state(conn: AsyncConnection) -> ReplicaState | None:
 
 
 async def record_refresh(
-    conn: AsyncConnection, watermark: int, now: datetime, *, copied: bool
+    conn: AsyncConnection, snapshot: Snapshot, now: datetime, *, copied: bool
 ) -> None:
-    values: dict[str, Any] = {"watermark": watermark, "refreshed_at": now}
+    values: dict[str, Any] = {
+        "watermark": snapshot.xmin,
+        "snapshot": snapshot.text,
+        "refreshed_at": now,
+    }
     if copied:
         values["copied_at"] = now
     first = {"copied_at": now, "local_writes": 0, "status_file_stale": False} | values
