@@ -217,8 +217,8 @@ class Fallback:
             await self.cache.db.run(
                 lambda conn: replica_store.mark_status_file(conn, stale=stale), write=True
             )
-        except UnavailableError as error:
-            log.warning("could not record whether the status file is current: %s", error)
+        except Exception as error:  # bookkeeping only: it never fails a queued write
+            log.warning("could not record whether the status file is current: %s", _why(error))
 
     # -- getting back in step -----------------------------------------------------------------
 
