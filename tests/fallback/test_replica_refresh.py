@@ -26,6 +26,7 @@ from worktrack.services.app import App
 from worktrack.startup import close_app, open_app
 from worktrack.store import feed
 from worktrack.store import queue as queue_store
+from worktrack.store import replica as replica_store
 from worktrack.store.replica import REPLICATED
 from worktrack.tables import write_queue
 
@@ -189,10 +190,28 @@ async def test_a_replica_older_than_the_kept_changes_is_copied_again(
 ) -> None:
     tasks = await _populate(app)
     await _refresh(app)
-    await work_items.update_work_item(app, id=tasks[0].id, version=1, title="pruned away")
-    await _fallback(app).primary.run(lambda conn: feed.prune(conn, timedelta(0)), write=True)
+    await work_items.update_work_item(app, id=tasks[0].id, version=1, title="kept")
+    primary = _fallback(app).primary
+    assert await primary.run(lambda conn: feed.prune(conn, timedelta(days=1)), write=True) == 0
+    kept = await _refresh(app)
+    assert (kept.kind, kept.keys) == ("changes", 2)  # nothing recent is forgotten
+    await work_items.update_work_item(app, id=tasks[0].id, version=2, title="pruned away")
+    watermark = await _watermark(app)
+    await primary.run(lambda conn: feed.prune(conn, timedelta(0)), write=True)
+    horizon, oldest_kept = await primary.run(_horizon_and_oldest)
+    assert oldest_kept is None or oldest_kept >= horizon  # what went lies below the horizon
     again = await _refresh(app)
-    assert again.kind == "copy"  # its changes are gone: only a whole copy is right
+    # A transaction open elsewhere on the server may keep the pruning below the watermark:
+    # then the changes kept still suffice. Either way the replica is the primary.
+    assert again.kind == ("copy" if watermark < horizon else "changes")
+    await _assert_replica_is_the_primary(app)
+    await work_items.update_work_item(app, id=tasks[0].id, version=3, title="past the horizon")
+    past = await _watermark(app) + 1
+    await primary.run(
+        lambda conn: conn.execute(text(f"UPDATE replica_horizon SET pruned_below = {past}")),
+        write=True,
+    )
+    assert (await _refresh(app)).kind == "copy"  # its changes may be gone: copied whole
     await _assert_replica_is_the_primary(app)
     conn = await asyncpg.connect(_asyncpg_dsn(pg_backend.url))
     try:
@@ -202,6 +221,18 @@ async def test_a_replica_older_than_the_kept_changes_is_copied_again(
     after_truncate = await _refresh(app)
     assert after_truncate.kind == "copy"  # a TRUNCATE names no rows
     await _assert_replica_is_the_primary(app)
+
+
+async def _watermark(app: App) -> int:
+    state = await _fallback(app).cache.db.run(replica_store.state)
+    assert state is not None
+    return state.watermark
+
+
+async def _horizon_and_oldest(conn: Any) -> tuple[int, int | None]:
+    horizon = await conn.scalar(text("SELECT pruned_below FROM replica_horizon"))
+    oldest = await conn.scalar(text("SELECT min(txid) FROM replica_changes"))
+    return int(horizon or 0), oldest
 
 
 async def _queue_row(app: App, op_id: str, entity_id: str | None) -> None:

@@ -87,16 +87,20 @@ async def stream(conn: AsyncConnection, table: Table, size: int) -> AsyncIterato
 async def prune(conn: AsyncConnection, keep: timedelta) -> int:
     """Forget the changes older than ``keep`` (by the primary's clock), keeping every
     transaction that also changed something since (or is still running); raise the horizon
-    to match. Returns how many change rows went."""
+    past the newest transaction forgotten. Returns how many change rows went."""
     since = func.now() - literal(keep, Interval())
     newest = select(func.min(_c.txid)).where(_c.changed_at >= since).scalar_subquery()
     running: ColumnElement[int] = literal_column(
         "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
     )
     keep_from = int(await conn.scalar(select(func.least(newest, running))) or 0)
-    gone = await conn.execute(delete(replica_changes).where(_c.txid < keep_from))
+    # Every transaction below keep_from has finished: no change row can appear there now.
+    forgotten = await conn.scalar(select(func.max(_c.txid)).where(_c.txid < keep_from))
+    if forgotten is None:
+        return 0
+    gone = await conn.execute(delete(replica_changes).where(_c.txid <= forgotten))
     statement = postgresql.insert(replica_horizon).values(
-        id=1, pruned_below=keep_from, pruned_at=func.now()
+        id=1, pruned_below=int(forgotten) + 1, pruned_at=func.now()
     )
     await conn.execute(
         statement.on_conflict_do_update(
