@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 from worktrack.migrations import alembic_config
 from worktrack.server import create_server
 from worktrack.services.app import App
+from worktrack.services.sync import sync_now
 from worktrack.settings import Settings
 from worktrack.startup import close_app, open_app
 from worktrack.tables import metadata
@@ -220,6 +221,16 @@ class Outage:
 
     def sql(self, query: str) -> str:
         return self.cluster.psql(query, OUTAGE_DB)
+
+    async def refresh(self, **overrides: Any) -> None:
+        """Bring the replica in ``home`` up to date now, as ``worktrack sync`` does (the
+        servers under test refresh it by themselves, but not at a moment a test knows)."""
+        opened = await open_app(self.settings(direct=True, **overrides), self.clock)
+        try:
+            report = await sync_now(opened)
+        finally:
+            await close_app(opened)
+        assert report.replica is not None and report.replica.kind != "skipped", report
 
 
 @pytest.fixture

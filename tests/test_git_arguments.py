@@ -68,8 +68,9 @@ async def test_a_status_file_named_like_an_option_is_read_from_the_tree(repo: Pa
     path.write_text("# Project Status - 2026-12-02T00:00:00+00:00\n")
     git(repo, "add", "--", path.name)
     git(repo, "commit", "-q", "-m", "status")
-    found = await gitrepo.committed_file(repo, path)
-    assert found is not None and found.text.startswith("# Project Status")
+    (found,) = await gitrepo.committed_versions(repo, path, 100)
+    text = await gitrepo.blob_text(repo, found.blob)
+    assert text is not None and text.startswith("# Project Status")
     assert not (repo / "x.md").exists()
 
 

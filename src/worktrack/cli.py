@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import json
 import logging
@@ -21,6 +22,7 @@ import typer
 from worktrack.settings import Settings
 
 if TYPE_CHECKING:
+    from worktrack.fallback.replica import Refreshed
     from worktrack.models.legacy import ImportResult
     from worktrack.models.reports import StatusReport
     from worktrack.services.app import App
@@ -322,8 +324,9 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="print the result as JSON
 
 @app.command()
 def sync(as_json: JsonFlag = False) -> None:
-    """Replay the writes queued during a Postgres outage now; print what applied and what
-    became a sync conflict. Exits 1 if writes remain queued (Postgres still unreachable)."""
+    """Replay the writes queued during a Postgres outage now, then bring the local replica
+    up to date; print what applied and what became a sync conflict. Exits 1 if writes
+    remain queued (Postgres still unreachable)."""
     from worktrack.fallback.storage import ReplayReport
     from worktrack.services.sync import sync_now
 
@@ -341,8 +344,10 @@ def sync(as_json: JsonFlag = False) -> None:
         "error": report.error,
         "busy": report.busy,
     }
+    refreshed = report.replica
     if as_json:
-        typer.echo(json.dumps(counts | {"conflict_ops": report.conflicts}))
+        replica = None if refreshed is None else dataclasses.asdict(refreshed)
+        typer.echo(json.dumps(counts | {"conflict_ops": report.conflicts, "replica": replica}))
     else:
         typer.echo(
             f"applied {counts['applied']}, conflicts {counts['conflicts']}, already applied "
@@ -352,8 +357,17 @@ def sync(as_json: JsonFlag = False) -> None:
         )
         if report.conflicts:
             typer.echo("see list_sync_conflicts / resolve_sync_conflict for the conflicts")
+        if refreshed is not None:
+            typer.echo(f"replica: {_refreshed(refreshed)}")
     if report.remaining:
         raise typer.Exit(1)
+
+
+def _refreshed(done: Refreshed) -> str:
+    if done.kind == "skipped":
+        return f"not refreshed: {done.reason}"
+    what = "copied whole" if done.kind == "copy" else "refreshed"
+    return f"{what}, {done.rows} rows written in {done.seconds:.2f} s"
 
 
 @app.command()

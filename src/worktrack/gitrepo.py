@@ -106,37 +106,62 @@ async def full_hashes(repo: Path, abbreviated: Sequence[str]) -> dict[str, str |
 
 
 @dataclass(frozen=True)
-class CommittedFile:
-    text: str
+class CommittedVersion:
+    """One version of a file as committed: the newest commit (of those walked) holding it."""
+
     commit: str
     committed_at: datetime
+    blob: str  # the file's object id: the same text in many commits is read once
 
 
-def _read_committed(repo: Path, path: Path) -> CommittedFile | None:
+def _committed_versions(repo: Path, path: Path, limit: int) -> list[CommittedVersion]:
     opened = _open(repo)
     if opened is None:
-        return None
+        return []
     try:
         if not opened.head.is_valid() or opened.working_tree_dir is None:
-            return None
+            return []
         try:
             relative = path.resolve().relative_to(Path(opened.working_tree_dir).resolve())
         except ValueError:
-            return None  # the status file lives outside the repository
-        # Walked through the commit's tree, not a git command line: nothing in the path can
-        # be taken for an option.
-        commit = opened.head.commit
-        try:
-            blob = commit.tree / relative.as_posix()
-        except KeyError:
-            return None
-        data: bytes = blob.data_stream.read()
-        text = data.decode("utf-8", errors="replace")
-        return CommittedFile(text, commit.hexsha, commit.committed_datetime.astimezone(UTC))
+            return []  # the status file lives outside the repository
+        found: list[CommittedVersion] = []
+        known: set[str] = set()
+        # Newest first, as ``git log`` lists them. The file is found by walking each
+        # commit's tree, not by a git command line: nothing in the path can be taken for an
+        # option.
+        for commit in opened.iter_commits("HEAD", max_count=limit):
+            try:
+                blob = commit.tree / relative.as_posix()
+            except (KeyError, TypeError):  # not in this commit (or a folder of that name)
+                continue
+            if blob.type != "blob" or blob.hexsha in known:
+                continue
+            known.add(blob.hexsha)
+            at = commit.committed_datetime.astimezone(UTC)
+            found.append(CommittedVersion(commit.hexsha, at, blob.hexsha))
+        return found
     finally:
         opened.close()
 
 
-async def committed_file(repo: Path, path: Path) -> CommittedFile | None:
-    """``path`` as committed at HEAD of the repository holding it, or None."""
-    return await asyncio.to_thread(_read_committed, repo, path)
+async def committed_versions(repo: Path, path: Path, limit: int) -> list[CommittedVersion]:
+    """The distinct versions of ``path`` in the last ``limit`` commits of HEAD, newest
+    first; empty outside a repository or when no such commit holds the file."""
+    return await asyncio.to_thread(_committed_versions, repo, path, limit)
+
+
+def _read_blob(repo: Path, blob: str) -> str | None:
+    opened = _open(repo)
+    if opened is None:
+        return None
+    try:
+        data: bytes = opened.odb.stream(bytes.fromhex(blob)).read()
+    finally:
+        opened.close()
+    return data.decode("utf-8", errors="replace")
+
+
+async def blob_text(repo: Path, blob: str) -> str | None:
+    """A committed file's text by its object id (bytes that are not UTF-8 become U+FFFD)."""
+    return await asyncio.to_thread(_read_blob, repo, blob)

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     # server looks for it in the background to replay queued writes (contract: ≤ 30 s).
     retry_seconds: float = Field(default=5.0, ge=0)
     sync_interval_seconds: float = Field(default=10.0, gt=0, le=30)
+    # With a Postgres primary: how often the local replica is brought up to date.
+    cache_sync_seconds: float = Field(default=60.0, gt=0)
     # How often a running server asks whether the day's archive run is due (0: never).
     archive_check_seconds: float = Field(default=3600, ge=0)
 
@@ -134,9 +136,13 @@ class Settings(BaseSettings):
         return (self.status_file or self.repo / ".project_status.md").resolve()
 
     @property
+    def cache_path(self) -> Path:
+        """The local replica and write queue used while a Postgres primary is unreachable."""
+        return self.home_dir / "cache.db"
+
+    @property
     def cache_url(self) -> str:
-        """The local cache and write queue used while a Postgres primary is unreachable."""
-        return f"sqlite+aiosqlite:///{self.home_dir / 'cache.db'}"
+        return f"sqlite+aiosqlite:///{self.cache_path}"
 
     @property
     def effective_database_url(self) -> str:

@@ -1,9 +1,10 @@
 """Opening and closing what a server (or a command) runs on.
 
 The embedded default is one SQLite file, created and migrated on first start. A Postgres
-primary comes with its fallback layers: the local cache (migrated like the embedded file),
-the status file as committed in git, and the status file on disk. An old Postgres schema
-refuses to start; an unreachable Postgres does not stop the start, the fallback serves.
+primary comes with its fallback layers: the local replica (migrated like the embedded
+file), the status file as committed in git, and the status file on disk. An old Postgres
+schema refuses to start; an unreachable Postgres does not stop the start, the fallback
+serves.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from worktrack import migrations, paths
 from worktrack.db import Database, create_engine, source_of
@@ -21,9 +26,12 @@ from worktrack.errors import ValidationError
 from worktrack.fallback import replay, statusfile
 from worktrack.fallback.cache import Cache
 from worktrack.fallback.primary import Primary
+from worktrack.fallback.replica import Replica
 from worktrack.fallback.storage import Fallback, ReplayLock
 from worktrack.services.app import App, utcnow
 from worktrack.settings import Settings
+from worktrack.store import queue as queue_store
+from worktrack.store.replica import LOCAL_TRIGGERS
 
 log = logging.getLogger(__name__)
 # How long a replay waits for another local process that is replaying already.
@@ -57,20 +65,28 @@ async def open_app(settings: Settings, clock: Callable[[], datetime] = utcnow) -
     primary = Primary(Database(engine, "postgresql"), settings.retry_seconds)
     try:
         await primary.open()
-        fallback = await _fallback(settings, primary)
+        fallback = await _fallback(settings, primary, clock)
     except BaseException:
         await engine.dispose()
         raise
     return App(settings=settings, db=primary.db, clock=clock, storage=fallback)
 
 
-async def _fallback(settings: Settings, primary: Primary) -> Fallback:
-    # Foreign keys off: the cache holds what was seen, not always a row's parents.
-    queue = await _migrated_sqlite(settings.cache_url, synchronous="FULL", foreign_keys=False)
-    fills = create_engine(settings.cache_url, synchronous="NORMAL", foreign_keys=False)
+async def _fallback(
+    settings: Settings, primary: Primary, clock: Callable[[], datetime]
+) -> Fallback:
+    await (await _migrated_sqlite(settings.cache_url, foreign_keys=False)).dispose()
+    watch = await queue_store.Watch.open(settings.cache_path)
+    # Foreign keys off: a refresh replaces rows table by table, parents not always first.
+    queue = create_engine(settings.cache_url, synchronous="FULL", foreign_keys=False)
+    _remember_local_writes(queue)
+    replicated = Database(
+        create_engine(settings.cache_url, synchronous="NORMAL", foreign_keys=False),
+        "sqlite_cache",
+    )
     cache = Cache(
-        Database(fills, "sqlite_cache"),
-        Database(queue.engine, "sqlite_cache"),
+        replicated,
+        Database(queue, "sqlite_cache"),
         timedelta(minutes=settings.cache_ttl_minutes),
     )
     readers = [
@@ -78,11 +94,28 @@ async def _fallback(settings: Settings, primary: Primary) -> Fallback:
         statusfile.markdown_file(settings.status_path),
     ]
     lock = ReplayLock(settings.home_dir / "replay.lock", _REPLAY_WAIT_SECONDS)
-    fallback = Fallback(
-        primary, cache, readers, _writable_status_file(settings), replay.replay, lock
+    replica = Replica(primary, replicated, clock, settings.home_dir / "replica.lock")
+    return Fallback(
+        primary,
+        cache,
+        readers,
+        _writable_status_file(settings),
+        replay.replay,
+        lock,
+        replica,
+        watch,
     )
-    fallback.pending = await fallback.queued() > 0
-    return fallback
+
+
+def _remember_local_writes(engine: AsyncEngine) -> None:
+    """Every connection that makes queued writes records the rows they change."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _install(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        for trigger in LOCAL_TRIGGERS:
+            cursor.execute(trigger)
+        cursor.close()
 
 
 def _writable_status_file(settings: Settings) -> Path | None:
@@ -110,13 +143,13 @@ async def close_app(app: App) -> None:
 
 @contextlib.asynccontextmanager
 async def running(app: App) -> AsyncIterator[App]:
-    """The app with its background work (filling the cache, replaying when the primary is
-    back) running, for as long as a server serves."""
+    """The app with its background work (keeping the replica up to date, replaying when
+    the primary is back) running, for as long as a server serves."""
     tasks: list[asyncio.Task[None]] = []
     if isinstance(app.storage, Fallback):
         fallback = app.storage
         tasks = [
-            asyncio.create_task(fallback.cache.flush_forever()),
+            asyncio.create_task(fallback.keep_replica(app, app.settings.cache_sync_seconds)),
             asyncio.create_task(fallback.maintain(app, app.settings.sync_interval_seconds)),
         ]
     try:

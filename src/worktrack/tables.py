@@ -252,8 +252,8 @@ enhancement_dependencies = Table(
 
 
 # Outage support (contract §5). One schema everywhere keeps a single migration chain:
-# Postgres uses applied_ops and sync_conflicts; the local cache file (a migrated SQLite
-# database of this same schema) uses write_queue and cache_entries.
+# Postgres uses applied_ops, sync_conflicts and the replica's change feed; the local replica
+# file (a migrated SQLite database of this same schema) uses write_queue and replica_*.
 SYNC_OUTCOMES = ("applied", "conflict")
 QUEUE_STATES = ("pending", "conflict")
 RESOLUTIONS = ("discard", "reapply")
@@ -314,14 +314,57 @@ sync_conflicts = Table(
     Index("ix_sync_conflicts_open", "resolved_at", "detected_at"),
 )
 
-cache_entries = Table(
-    "cache_entries",
+# The local replica (ADR 0015). On Postgres, triggers (alembic 0006) append the key of every
+# row a transaction inserts, updates or deletes in a replicated table, with the transaction's
+# id; a refresh reads the changes of every transaction its previous refresh could not see.
+replica_changes = Table(
+    "replica_changes",
+    metadata,
+    Column("seq", ChangeId, primary_key=True, autoincrement=True),
+    Column("txid", BigInteger, nullable=False),
+    Column("table_name", String(40), nullable=False),
+    Column("row_key", String(200), nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Index("ix_replica_changes_txid", "txid"),
+)
+
+# Postgres: changes of transactions below ``pruned_below`` are gone (pruned, or a TRUNCATE):
+# a replica whose watermark is older must copy everything again.
+replica_horizon = Table(
+    "replica_horizon",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("pruned_below", BigInteger, nullable=False),
+    Column("pruned_at", UTCDateTime, nullable=False),
+    CheckConstraint("id = 1", name="singleton"),
+)
+
+# The replica file: how far it is brought up to date (one row, written by each refresh).
+replica_state = Table(
+    "replica_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    # The last refresh's snapshot of the primary (pg_current_snapshot() as text) and its
+    # xmin: the next refresh reads the changes of every transaction that snapshot could
+    # not see, all of which have an id of at least that xmin.
+    Column("watermark", BigInteger, nullable=False),
+    Column("snapshot", Text, nullable=False),
+    Column("refreshed_at", UTCDateTime, nullable=False),
+    Column("copied_at", UTCDateTime, nullable=False),
+    # bumped by every queued write: a refresh read before one is not applied after it
+    Column("local_writes", Integer, nullable=False),
+    # a queued write could not be shown in the status file: rewrite it once possible
+    Column("status_file_stale", Boolean, nullable=False),
+    CheckConstraint("id = 1", name="singleton"),
+)
+
+# The replica file: rows changed by writes queued here, taken again from the primary by
+# the first refresh after the queue is replayed.
+replica_local = Table(
+    "replica_local",
     metadata,
     Column("table_name", String(40), primary_key=True),
     Column("row_key", String(200), primary_key=True),
-    Column("cached_at", UTCDateTime, nullable=False),
-    # True while the row holds a queued write the primary has not confirmed yet.
-    Column("local", Boolean, nullable=False),
 )
 
 

@@ -1,6 +1,6 @@
 """Matrix row C5: every mutation path that takes a version rejects a stale one and changes
 nothing: each such tool (found in tools/list, so a new one cannot be missed) on both
-databases, the same calls while Postgres is down (checked against the local cache, never
+databases, the same calls while Postgres is down (checked against the local replica, never
 queued), and the replay of a queued call whose base moved on (test_queue_and_replay O2)."""
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ async def test_while_postgres_is_down_a_stale_version_is_rejected_not_queued(
 ) -> None:
     async with Client(outage.server()) as client:
         args, read, read_args = await STALE[tool](client)
-        await call(client, read, **read_args)  # seen, so cached
+        await call(client, read, **read_args)
+        await outage.refresh()
         outage.proxy.set_mode("down")
         error = await fail(client, tool, version=1, **args)
         assert error["error"] == "VersionConflictError"

@@ -65,6 +65,7 @@ async def test_o1_a_hundred_writes_during_an_outage_replay_exactly_once(outage: 
     async with clients[0] as first, clients[1], clients[2], clients[3]:
         root = await project(first, "Offline project")
         owns = [await task(c, f"own{n}", root) for n, c in enumerate(clients)]
+        await outage.refresh()
         outage.cluster.stop("fast")
         started = time.monotonic()
         first_answer = await call(first, "query_work_item", id=root["id"])
@@ -121,6 +122,7 @@ async def test_o2_a_conflicting_replay_is_reported_never_last_writer_wins(
         items = [await task(b, f"item{n}", root) for n in range(10)]
         for item in items:
             await call(a, "query_work_item", id=item["id"])  # A has read version 1
+        await outage.refresh()
         outage.proxy.set_mode("down")  # A is cut off; B is not
         for item in items:
             queued = await call(a, "update_work_item", id=item["id"], version=1, title="by A")
@@ -165,6 +167,7 @@ async def test_o6_an_offline_chain_is_applied_in_order_or_reported_whole(
     other = outage.settings(direct=True, home=tmp_path / "b-home")
     async with Client(outage.server()) as a, Client(create_server(other, clock=outage.clock)) as b:
         clean, raced = await project(a, "chain ok"), await project(a, "chain raced")
+        await outage.refresh()
         outage.proxy.set_mode("down")
         for item in (clean, raced):
             for n in range(3):  # v1 -> v2 -> v3 -> v4, offline
@@ -191,6 +194,7 @@ async def test_o6_an_offline_chain_is_applied_in_order_or_reported_whole(
         await call(a, "query_work_item", id=raced["id"])
         outage.proxy.set_mode("pass")
         fresh = await call(a, "query_work_item", id=raced["id"])
+        await outage.refresh()
         outage.proxy.set_mode("down")
         await call(a, "update_work_item", id=raced["id"], version=fresh["version"], title="later")
         outage.proxy.set_mode("pass")
@@ -210,6 +214,7 @@ async def test_o3_a_crash_after_commit_never_applies_a_write_twice(
         root = await work_items.create_work_item(
             app, item_type="project", title="crash", metadata={"description": "d"}
         )
+        await sync.sync_now(app)  # the replica holds it: it can be changed offline
         version = root.version
         for trial in range(trials):
             ops = rng.randint(1, 3)
@@ -289,6 +294,7 @@ async def test_o3_a_killed_replayer_process_leaves_nothing_applied_twice(outage:
         root = await work_items.create_work_item(
             app, item_type="project", title="killed", metadata={"description": "d"}
         )
+        await sync.sync_now(app)
         outage.proxy.set_mode("down")
         for n in range(3):
             await work_items.update_work_item(app, id=root.id, version=n + 1, title=f"k{n}")
@@ -318,6 +324,7 @@ async def test_f1_postgres_killed_mid_transaction_leaves_no_partial_effect(
         old, new = await project(client, "old parent"), await project(client, "new parent")
         moved = await task(client, "moved", old)
         child = await task(client, "child", moved)
+        await outage.refresh()
         holder = await asyncpg.connect(
             host="127.0.0.1", port=outage.cluster.port, user="postgres", database="worktrack"
         )

@@ -32,10 +32,12 @@ def _commit(repo: Path, path: Path) -> None:
 async def _arrange(
     outage: Outage, client: Client[Any], *, in_git: bool, on_disk: str
 ) -> dict[str, Any]:
-    """A project and a task, seen through the primary (so cached), reported to the status
-    file, the file committed or not, then left, damaged or removed on disk."""
+    """A project and a task, written through the primary and copied to the replica,
+    reported to the status file, the file committed or not, then left, damaged or removed
+    on disk."""
     root = await project(client, "Platform")
     item = await task(client, "Outage-proof task", root)
+    await outage.refresh()
     written = await call(client, "generate_status_report", write_file=True)
     path = Path(written["path"])
     if in_git:
@@ -66,9 +68,9 @@ async def test_o7_each_read_is_answered_by_the_first_layer_that_can(
 ) -> None:
     async with Client(outage.server()) as client:
         item = await _arrange(outage, client, in_git=in_git, on_disk=on_disk)
-        outage.clock.advance(minutes=cache_age)
         if not primary_up:
             outage.proxy.set_mode("down")
+        outage.clock.advance(minutes=cache_age)  # after the cut: no refresh makes it younger
         expected = _expected(primary_up, cache_age, in_git, on_disk)
         if expected is None:
             error = await fail(client, "query_work_item", id=item["id"])
@@ -96,31 +98,26 @@ async def test_o7_each_read_is_answered_by_the_first_layer_that_can(
             assert found["ancestors"][0]["title"] == "Platform"
 
 
-async def test_the_cache_holds_what_the_primary_showed_to_reads(
+async def test_the_replica_holds_what_this_server_never_read(
     outage: Outage, tmp_path: Path
 ) -> None:
-    """Items another client created are cached by reading them, not only by writing."""
+    """Items another client created are in the replica without being read here."""
     other = outage.settings(direct=True, home=tmp_path / "elsewhere")
     async with (
         Client(outage.server()) as client,
         Client(create_server(other, clock=outage.clock)) as writer,
     ):
-        root = await project(writer, "Seen only by reading")
+        root = await project(writer, "Never read here")
         children = [await task(writer, f"t{n}", root) for n in range(3)]
+        await outage.refresh()
+        outage.proxy.set_mode("down")
         listed = await call(client, "list_work_items", parent_id=root["id"], detail="full")
-        assert listed["data_source"] == "postgresql" and len(listed["items"]) == 3
-        outage.proxy.set_mode("down")
-        # The root was only named by id, never shown: the cache cannot vouch for it.
-        unseen = await fail(client, "ready_work", parent_id=root["id"])
-        assert "not in the local cache" in unseen["details"]["layers"]["sqlite_cache"]
-        outage.proxy.set_mode("pass")
-        await call(client, "query_work_item", id=root["id"])
-        outage.proxy.set_mode("down")
-        again = await call(client, "list_work_items", parent_id=root["id"], detail="full")
-        assert again["data_source"] == "sqlite_cache"
-        assert sorted(i["id"] for i in again["items"]) == sorted(c["id"] for c in children)
+        assert listed["data_source"] == "sqlite_cache"
+        assert sorted(i["id"] for i in listed["items"]) == sorted(c["id"] for c in children)
         ready = await call(client, "ready_work", parent_id=root["id"])
         assert ready["data_source"] == "sqlite_cache" and len(ready["items"]) == 3
+        found = await call(client, "query_work_item", id=root["id"])
+        assert (found["title"], len(found["children"])) == ("Never read here", 3)
         missing = await fail(client, "query_work_item", id="00000000-0000-4000-8000-000000000000")
         assert missing["error"] == "UnavailableError"  # not in any layer: cannot tell
 
@@ -165,6 +162,7 @@ async def test_every_read_tool_falls_back(outage: Outage) -> None:
         ]
         before = {name: await call(client, name, **args) for name, args in reads}
         await call(client, "update_project_configuration", version=1, git_branch="main")
+        await outage.refresh()
         outage.proxy.set_mode("down")
         for name, args in reads:
             during = await call(client, name, **args)
@@ -202,6 +200,7 @@ async def test_f4_a_blackholed_primary_is_given_up_on_within_the_timeouts(
     (2 s here) or connect timeout (1 s) passes; it never hangs (contract: at most 10 s)."""
     async with Client(outage.server()) as client:
         root = await project(client, "Behind a dead link")
+        await outage.refresh()
         outage.proxy.set_mode("blackhole")
         started = time.monotonic()
         found = await asyncio.wait_for(call(client, "query_work_item", id=root["id"]), 10)
@@ -219,6 +218,7 @@ async def test_a_report_from_a_fallback_layer_is_not_written_over_the_status_fil
         written = await call(client, "generate_status_report", write_file=True)
         path = Path(written["path"])
         before = path.read_bytes()
+        await outage.refresh()
         outage.proxy.set_mode("down")
         during = await call(client, "generate_status_report", write_file=True)
         assert during["data_source"] == "sqlite_cache" and during["path"] is None

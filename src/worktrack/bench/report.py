@@ -7,6 +7,7 @@ import statistics
 from typing import Any
 
 from worktrack.bench.measure import Stats
+from worktrack.bench.replica import lines as replica_lines
 from worktrack.bench.runner import Results
 from worktrack.bench.targets import Target, applying
 
@@ -182,6 +183,7 @@ def summary(results: Results) -> list[str]:
     lines += maintenance_lines(results)
     lines += portability_lines(results)
     lines += [f"**failed**: {part}: {why}" for part, why in results.failures.items()]
+    lines += replica_lines(results.replica)
     rss = results.peak_rss_kib
     served = rss.get("served_process")
     lines += [

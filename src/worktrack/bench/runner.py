@@ -30,6 +30,7 @@ from worktrack.bench import (
     scratch,
     seeding,
 )
+from worktrack.bench import replica as replica_bench
 from worktrack.bench.attempt import attempt, reason
 from worktrack.bench.maintenance import Maintenance
 from worktrack.bench.measure import HandlerTiming, Stats
@@ -89,6 +90,7 @@ class Results:
     portability: Portability | None = None
     # Parts of the run that failed (not scenarios: those are rows), and why.
     failures: dict[str, str] = field(default_factory=dict)
+    replica: replica_bench.ReplicaResults | None = None  # Postgres only
 
 
 class SetupFailed(Exception):
@@ -112,7 +114,8 @@ class _Steps:
         reads = sum(1 for s in chosen if not s.write)
         over_stdio = (1 + reads) if options.stdio else 0
         more = 2 * options.maintenance + options.portability
-        return cls(progress, 3 + len(chosen) + over_stdio + more)
+        replica = 4 if options.database_url else 0  # first copy, then three measurements
+        return cls(progress, 3 + len(chosen) + over_stdio + more + replica)
 
 
 async def run(options: Options, progress: Progress = silent) -> Results:
@@ -135,7 +138,17 @@ async def run(options: Options, progress: Progress = silent) -> Results:
                 results.database_floor = (
                     await attempt(results.failures, "database floor", floor) or {}
                 )
+                copied = None
+                if results.backend == "postgresql":  # the servers below start with a replica
+                    await steps.next("replica: first copy")
+                    first = replica_bench.first_copy(run.settings)
+                    copied = await attempt(results.failures, "replica first copy", first)
                 await _measure(run, chosen)
+                if copied is not None:
+                    measured = replica_bench.measure(
+                        run.settings, copied, marks, options.iterations, steps.next
+                    )
+                    results.replica = await attempt(results.failures, "replica", measured)
                 results.machine["load average (1 min) after"] = f"{os.getloadavg()[0]:.2f}"
                 if options.portability:
                     await steps.next("export and import")

@@ -32,7 +32,6 @@ from worktrack.errors import SlowError, UnavailableError, WorktrackError, operat
 from worktrack.fallback.storage import Fallback, ReplayReport
 from worktrack.services.app import WRITES, App, WriteSpec, run_call
 from worktrack.services.entities import current_state
-from worktrack.store import cache as cache_store
 from worktrack.store import queue as queue_store
 from worktrack.store import sync as sync_store
 from worktrack.store import tap
@@ -70,8 +69,9 @@ async def replay(app: App, fallback: Fallback) -> ReplayReport:
             fallback.stuck = None
         report.remaining = await fallback.queued()
         if report.remaining == 0:
-            await fallback.cache.db.run(_all_settled, write=True)
-            fallback.pending = False
+            await fallback.cache.db.run(queue_store.clear_conflicted, write=True)
+            # The rows the queued writes changed are taken from the primary again.
+            fallback.refresh_soon()
     if report.applied or report.conflicts:
         # The file showed the queued writes; now it shows what the primary holds.
         await fallback.rewrite_status_file(app)
@@ -91,11 +91,6 @@ async def _replay_all(app: App, fallback: Fallback, report: ReplayReport) -> Non
                 "applied": report.applied,
                 "conflict": report.conflicts,
             }.get(replayed.outcome, report.already_applied).append(call.op_id)
-
-
-async def _all_settled(conn: AsyncConnection) -> None:
-    await queue_store.clear_conflicted(conn)
-    await cache_store.confirm_all(conn)
 
 
 async def _after_slow(
@@ -217,12 +212,9 @@ async def _conflict(
 async def _settle(
     conn: AsyncConnection, call: QueuedCall, replayed: _Replayed, now: datetime
 ) -> None:
-    """Acknowledge the call locally and keep what the primary now holds."""
+    """Acknowledge the call locally. The rows it changed in the replica are taken from the
+    primary by the first refresh once the queue is empty (``replica_local``)."""
     if replayed.outcome in ("conflict", "already_conflict"):
         await queue_store.conflicted(conn, call.op_id)
-        # The local row holds changes the primary refused: it gives way to the primary's
-        # row (read into ``seen``), whatever the versions say.
-        await cache_store.drop(conn, call.entity, call.entity_id)
     else:
         await queue_store.done(conn, call.op_id)
-    await cache_store.absorb(conn, [(replayed.seen, now)])

@@ -1,6 +1,7 @@
-"""The two last fallback layers, both answering from the status file: as last committed in
-the repository (``git_history``) and as it is on disk (``markdown_file``); and keeping the
-file on disk in step with the writes queued during an outage (``reflect``)."""
+"""The two last fallback layers, both answering from the status file: as committed in the
+repository (``git_history``: the newest of the last 100 commits of HEAD in which it exists
+and parses) and as it is on disk (``markdown_file``); and keeping the file on disk in step
+with the writes queued during an outage (``reflect``)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from worktrack.store import tap
 
 R = TypeVar("R", bound=Envelope)
 _SHOWN_ERRORS = 3
+GIT_DEPTH = 100  # commits of HEAD walked back for a status file that parses
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class StatusText:
     written_at: datetime  # when the file (or its commit) was written
     note: str  # where it came from, in words
     key: object  # changes whenever the text may have
+    parsed: ParsedStatus | None = None  # if already parsed (and found readable)
 
 
 class StatusFileLayer:
@@ -68,13 +71,9 @@ class StatusFileLayer:
     async def _database(self, source: StatusText) -> tuple[Database, datetime]:
         if self._built is not None and self._built[0] == source.key:
             return self._built[1], self._built[2]
-        parsed = _readable(parse(source.text), source.note)
+        parsed = source.parsed or _readable(parse(source.text), source.note)
         as_of = parsed.generated_at or source.written_at
-        try:
-            rows = snapshot.rows_of(parsed, as_of)
-        except snapshot.BadStatusFile as bad:
-            raise Declined(f"{source.note} is damaged: {bad}") from None
-        db = await snapshot.build(rows, self.name)
+        db = await snapshot.build(_rows(parsed, as_of, source.note), self.name)
         await self.close()
         self._built = (source.key, db, as_of)
         return db, as_of
@@ -87,7 +86,10 @@ class StatusFileLayer:
 
 def _readable(parsed: ParsedStatus, note: str) -> ParsedStatus:
     """The parse, unless it found lines it could not read: then nothing from the file is
-    trusted (a missing entry must not look like a deleted one)."""
+    trusted (a missing entry must not look like a deleted one). A file without the
+    ``# Project Status`` heading is no status file at all."""
+    if parsed.generated_at is None and not parsed.errors:
+        raise Declined(f"{note} has no '# Project Status' heading")
     if parsed.errors:
         shown = "; ".join(f"line {n}: {why}" for n, why in parsed.errors[:_SHOWN_ERRORS])
         more = len(parsed.errors) - _SHOWN_ERRORS
@@ -98,25 +100,80 @@ def _readable(parsed: ParsedStatus, note: str) -> ParsedStatus:
     return parsed
 
 
-def git_history(repo: Path, path: Path) -> StatusFileLayer:
-    async def fetch() -> StatusText | None:
-        found = await gitrepo.committed_file(repo, path)
-        if found is None:
-            return None
-        note = f"the status file as committed in {found.commit[:7]}"
-        return StatusText(found.text, found.committed_at, note, found.commit)
+def _rows(parsed: ParsedStatus, as_of: datetime, note: str) -> snapshot.Rows:
+    try:
+        return snapshot.rows_of(parsed, as_of)
+    except snapshot.BadStatusFile as bad:
+        raise Declined(f"{note} is damaged: {bad}") from None
 
+
+def git_history(repo: Path, path: Path) -> StatusFileLayer:
     return StatusFileLayer(
-        "git_history", fetch, "the status file is not committed in the repository"
+        "git_history",
+        _GitWalk(repo, path).fetch,
+        f"the status file is not committed in the last {GIT_DEPTH} commits of the repository",
     )
+
+
+class _GitWalk:
+    """The newest version of the status file, in the last ``GIT_DEPTH`` commits of HEAD,
+    that parses: a damaged or missing file at HEAD falls back to an older good one. The
+    choice is kept until HEAD moves; a version found damaged is never parsed again."""
+
+    def __init__(self, repo: Path, path: Path) -> None:
+        self._repo, self._path = repo, path
+        self._chosen: tuple[str, StatusText] | None = None  # HEAD, the version it led to
+        self._damaged: dict[str, str] = {}  # blob -> why it does not parse
+
+    async def fetch(self) -> StatusText | None:
+        head = await gitrepo.head_commit(self._repo)
+        if head is None:
+            return None
+        if self._chosen is not None and self._chosen[0] == head:
+            return self._chosen[1]
+        versions = await gitrepo.committed_versions(self._repo, self._path, GIT_DEPTH)
+        if not versions:
+            return None
+        for version in versions:
+            found = await self._parsed(version, at_head=version.commit == head)
+            if found is not None:
+                self._chosen = (head, found)
+                return found
+        newest = versions[0]
+        raise Declined(
+            f"the status file does not parse in any of the {len(versions)} versions committed "
+            f"in the last {GIT_DEPTH} commits (the newest, {newest.commit[:7]}: "
+            f"{self._damaged[newest.blob]})"
+        )
+
+    async def _parsed(self, version: gitrepo.CommittedVersion, at_head: bool) -> StatusText | None:
+        if version.blob in self._damaged:
+            return None
+        text = await gitrepo.blob_text(self._repo, version.blob) or ""
+        note = (
+            f"the status file as committed in {version.commit[:7]} on "
+            f"{version.committed_at:%Y-%m-%d %H:%M} UTC"
+        )
+        if not at_head:
+            note += " (the newest commit in which it parses)"
+        try:
+            parsed = _readable(parse(text), note)
+            _rows(parsed, parsed.generated_at or version.committed_at, note)
+        except Declined as damaged:
+            self._damaged[version.blob] = damaged.reason
+            return None
+        return StatusText(text, version.committed_at, note, version.blob, parsed)
 
 
 def markdown_file(path: Path) -> StatusFileLayer:
     def read() -> StatusText | None:
-        text = files.read(path)
+        try:
+            text = files.read(path)
+            info = path.stat()
+        except (FileNotFoundError, NotADirectoryError):  # no file (its folder may be a file)
+            return None
         if text is None:
             return None
-        info = path.stat()
         written = datetime.fromtimestamp(info.st_mtime, UTC)
         return StatusText(
             text, written, f"the status file {path}", (info.st_mtime_ns, info.st_size, len(text))

@@ -1,50 +1,61 @@
 """Where calls go when Postgres is the primary (contract §5).
 
-While the primary answers, every call goes to it, and what it shows fills the local cache.
-When it does not, reads fall through the layers in order (local cache, git history, the
-status file) and the first that can answer does; writes are committed to the durable
-queue in the local cache, shown in the status file, and replayed in order when the
-primary is back. Every write to the primary records its operation id in the same
-transaction, so a write whose COMMIT acknowledgement was lost, queued and replayed later,
-is recognised and never applied twice.
+While the primary answers, every call goes to it, and the local replica is kept up to date
+with it in the background. When it does not, reads fall through the layers in order (the
+replica, git history, the status file) and the first that can answer does; writes are
+committed to the durable queue in the replica's file, shown in the status file, and
+replayed in order when the primary is back. Every write to the primary records its
+operation id in the same transaction, so a write whose COMMIT acknowledgement was lost,
+queued and replayed later, is recognised and never applied twice.
+
+The queue is shared by every process using the same WORKTRACK_HOME, and it is the queue
+itself, not a flag of this process, that decides whether a call may go to the primary: a
+call made here never overtakes a write another process queued.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import uuid4
 
-from filelock import FileLock, Timeout
+from filelock import FileLock
 from pydantic_core import to_jsonable_python
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.db import Unit
-from worktrack.errors import NotFoundError, SlowError, UnavailableError
-from worktrack.fallback import statusfile
+from worktrack.errors import NotFoundError, SlowError, UnavailableError, VersionConflictError
+from worktrack.fallback import locks, statusfile
 from worktrack.fallback.cache import Cache
 from worktrack.fallback.layers import Answer, Declined, Layer, Reader
 from worktrack.fallback.primary import Primary
+from worktrack.fallback.replica import Refreshed, Replica
 from worktrack.models.common import Envelope, stamp
 from worktrack.report import files
 from worktrack.services.app import App, WriteSpec, apply, call_fingerprint, run_call
-from worktrack.store import cache as cache_store
+from worktrack.store import feed
 from worktrack.store import queue as queue_store
+from worktrack.store import replica as replica_store
 from worktrack.store import sync as sync_store
-from worktrack.store import tap
 from worktrack.store.queue import QueuedCall
 
 R = TypeVar("R", bound=Envelope)
 log = logging.getLogger(__name__)
 Replayer = Callable[[App, "Fallback"], Awaitable["ReplayReport"]]
 _ACTOR_FIELDS = ("created_by", "updated_by", "claimed_by")
+# A write to the primary asks for a refresh, so this machine's own changes reach the
+# replica within moments; refreshes so asked come at most this often.
+_KICKED_REFRESH_SPACING = 1.0
+_PRUNE_EVERY = timedelta(hours=1)
+_KEEP_CHANGES = timedelta(days=1)  # a replica refreshed less often than this copies again
 
 
 @dataclass
@@ -55,6 +66,7 @@ class ReplayReport:
     remaining: int = 0
     error: str | None = None
     busy: bool = False  # another process was replaying; it will do the work
+    replica: Refreshed | None = None  # the refresh that followed (``worktrack sync``)
 
 
 class Fallback:
@@ -66,54 +78,49 @@ class Fallback:
         status_path: Path | None,
         replay: Replayer,
         replay_lock: Callable[[], AbstractAsyncContextManager[bool]],
+        replica: Replica,
+        queue: queue_store.Watch,
     ) -> None:
         self.primary = primary
         self.cache = cache
         self.readers = list(readers)
         self.layers: list[Layer] = [cache, *readers]
         self.status_path = status_path
-        self.pending = False  # writes wait in the queue (ours, or another local process's)
+        self.replica = replica
+        self.queue = queue  # writes wait in it: this process's, or another's
         # Why this process's last replay stopped short (None: it finished), and when an
         # automatic replay may try again after a slow primary (time.monotonic()).
         self.stuck: UnavailableError | None = None
         self.replay_after = 0.0
         self._replay = replay
         self.replay_lock = replay_lock
+        self._wake = asyncio.Event()
+        self._pruned_at: float | None = None
 
     # -- reads ------------------------------------------------------------------------------
 
     async def read(self, app: App, unit: Unit[R]) -> R:
-        await self._catch_up(app)
+        waiting = await self._catch_up(app)
         failures: dict[str, str] = {}
         slow: SlowError | None = None
-        if self.primary.due() and not self.held():
+        if waiting is None and self.primary.due():
             try:
-                with tap.collecting() as seen:
-                    result = await self.primary.run(unit)
+                result = await self.primary.run(unit)
             except SlowError as error:  # up but slow: the local layers answer instead
                 failures[self.primary.db.source], slow = error.reason, error
             except UnavailableError as error:
                 failures[self.primary.db.source] = error.message
             else:
-                self.cache.remember(seen, app.clock())
                 return stamp(result, self.primary.db.source)
         else:
-            failures[self.primary.db.source] = self._not_used()
+            failures[self.primary.db.source] = waiting or self.primary.reason()
             slow = self.stuck if isinstance(self.stuck, SlowError) else None
         return await self._fall_through(app, unit, failures, slow)
 
     def held(self) -> bool:
         """Writes queued here wait for a replay that stopped short (the primary was slow or
         went away): calls are served locally meanwhile, so none overtakes them."""
-        return self.pending and self.stuck is not None
-
-    def _not_used(self) -> str:
-        """Why the primary is not asked now."""
-        if self.primary.due() and self.stuck is not None:
-            stuck = self.stuck
-            why = stuck.reason if isinstance(stuck, SlowError) else stuck.message
-            return f"queued writes wait for a replay that stopped ({why})"
-        return self.primary.reason()
+        return self.stuck is not None
 
     def _primary_is(self, slow: bool) -> str:
         return f"{self.primary.db.source} is {'slow' if slow else 'unavailable'}"
@@ -150,10 +157,10 @@ class Fallback:
 
     async def write(self, app: App, spec: WriteSpec[R], args: dict[str, Any]) -> R:
         fingerprint = call_fingerprint(spec.tool, args)
-        await self._catch_up(app)
+        waiting = await self._catch_up(app)
         op_id = str(uuid4())
-        reason = self._not_used()
-        if self.primary.due() and not self.held():
+        reason = waiting or self.primary.reason()
+        if waiting is None and self.primary.due():
             try:
                 return await self._on_primary(app, spec, args, fingerprint, op_id)
             except SlowError:
@@ -173,11 +180,8 @@ class Fallback:
         async def record(conn: AsyncConnection) -> None:
             await sync_store.record_op(conn, op_id, spec.tool, app.clock())
 
-        with tap.collecting() as seen:
-            result = await apply(
-                app, self.primary, spec, args, fingerprint=fingerprint, before=record
-            )
-        self.cache.remember(seen, app.clock())
+        result = await apply(app, self.primary, spec, args, fingerprint=fingerprint, before=record)
+        self._wake.set()  # the replica takes the change at its next refresh, soon
         return result
 
     async def _queue(
@@ -190,51 +194,81 @@ class Fallback:
         reason: str,
     ) -> R:
         queued_at = app.clock()
-        await self.cache.flush()  # the change is checked against all the primary showed
 
         async def unit(conn: AsyncConnection) -> R:
-            with tap.collecting() as seen:
-                try:
-                    outcome = await run_call(app, conn, spec, args, fingerprint)
-                except NotFoundError as error:
-                    raise UnavailableError(
-                        f"the primary is unavailable ({reason}) and the local cache does not "
-                        f"hold what this change needs ({error.message}); try again when it is back",
-                        layers={self.primary.db.source: reason, self.cache.name: error.message},
-                    ) from None
+            try:
+                outcome = await run_call(app, conn, spec, args, fingerprint)
+            except NotFoundError as error:
+                raise self._cannot_check(reason, error.message) from None
+            except VersionConflictError as error:
+                raise _behind(error, reason) or error from None
             if not outcome.repeated:
                 call = queued_call(spec, args, outcome.result, op_id, fingerprint, queued_at, app)
                 await queue_store.push(conn, call)
-                await cache_store.mark(conn, seen.written, queued_at, local=True)
+                await replica_store.count_local_write(conn)
             return outcome.result
 
         result = await self.cache.queue_db.run(unit, write=True)
-        self.pending = True
-        slow = self.held() and isinstance(self.stuck, SlowError)
+        # Durably queued: from here on nothing may turn the call into a failure (a caller
+        # told "failed" retries, and the retry would be queued a second time).
+        slow = isinstance(self.stuck, SlowError)
         warnings = [
             f"{self._primary_is(slow)} ({reason}); this change is queued on this machine "
             "and will be applied when it is back"
         ]
-        if self.status_path is None:
-            warnings.append("the status file was not updated: it lies outside the repository")
-        else:
-            try:
-                lock = files.lock_path(self.status_path, app.settings.home_dir)
-                warnings += await statusfile.reflect(
-                    self.cache.db, self.status_path, app.clock(), lock=lock
-                )
-            except UnavailableError as error:
-                warnings.append(f"the status file was not updated: {error.message}")
+        warnings += await self._show_in_status_file(app)
         queued = stamp(result, self.cache.name, warnings)
         return queued.model_copy(update={"queued": True})
 
+    def _cannot_check(self, reason: str, missing: str) -> UnavailableError:
+        return UnavailableError(
+            f"the primary is unavailable ({reason}) and the local replica does not hold what "
+            f"this change needs ({missing}); try again when it is back",
+            layers={self.primary.db.source: reason, self.cache.name: missing},
+        )
+
+    async def _show_in_status_file(self, app: App) -> list[str]:
+        """Show the queued writes in the status file; warnings when that fails (the file
+        is brought up to date by the next queued write, or after the replay)."""
+        if self.status_path is None:
+            return ["the status file was not updated: it lies outside the repository"]
+        try:
+            lock = files.lock_path(self.status_path, app.settings.home_dir)
+            warnings = await statusfile.reflect(
+                self.cache.db, self.status_path, app.clock(), lock=lock
+            )
+        except Exception as error:  # a lock path that is a folder, a folder that is a file
+            warnings = [f"the status file was not updated: {_why(error)}"]
+        await self._mark_status_file(stale=bool(warnings))
+        return warnings
+
+    async def _mark_status_file(self, *, stale: bool) -> None:
+        try:
+            await self.cache.db.run(
+                lambda conn: replica_store.mark_status_file(conn, stale=stale), write=True
+            )
+        except Exception as error:  # bookkeeping only: it never fails a queued write
+            log.warning("could not record whether the status file is current: %s", _why(error))
+
     # -- getting back in step -----------------------------------------------------------------
 
-    async def _catch_up(self, app: App) -> None:
-        """Replay queued writes first whenever the primary may be back, so that calls made
-        now never overtake calls made during the outage."""
-        if self.pending and self.primary.due() and self._replay_due():
-            await self.sync(app)
+    async def _catch_up(self, app: App) -> str | None:
+        """None when a call may go to the primary now. Writes queued by any process sharing
+        this queue are replayed first whenever the primary may be back, so that calls made
+        now never overtake calls made during the outage; while some remain, the call is
+        served (a read) or queued (a write) locally, behind them."""
+        if not await self.queue.pending():
+            self.stuck = None  # whoever replayed them, nothing waits any more
+            return None
+        if self.primary.due() and self._replay_due():
+            report = await self.sync(app)
+            if report.remaining == 0 and not report.busy:
+                return None
+        if self.stuck is not None:
+            stuck = self.stuck
+            why = stuck.reason if isinstance(stuck, SlowError) else stuck.message
+            return f"queued writes wait for a replay that stopped ({why})"
+        return "writes queued on this machine are not replayed yet"
 
     def _replay_due(self) -> bool:
         """Not while backing off after a replay met a slow primary (``worktrack sync``
@@ -244,6 +278,20 @@ class Fallback:
     async def sync(self, app: App) -> ReplayReport:
         return await self._replay(app, self)
 
+    async def sync_all(self, app: App, wait: float) -> ReplayReport:
+        """Replay what is queued, then bring the replica (and a stale status file) up to
+        date: ``worktrack sync``."""
+        report = await self.sync(app)
+        if report.remaining or report.busy:
+            return report
+        try:
+            report.replica = await self.replica.refresh(wait=wait)
+        except UnavailableError as error:
+            report.replica = Refreshed("skipped", reason=error.message)
+            return report
+        await self._status_file_after_outage(app)
+        return report
+
     async def queued(self) -> int:
         return await self.cache.db.run(queue_store.count)
 
@@ -252,32 +300,80 @@ class Fallback:
         while True:
             await asyncio.sleep(interval)
             try:
-                self.pending = self.pending or await self.queued() > 0
-                looking = self.pending or not self.primary.healthy
+                pending = await self.queue.pending()
+                looking = pending or not self.primary.healthy
                 found = looking and await self.primary.probe()
-                if found and self.pending and self._replay_due():
+                if found and pending and self._replay_due():
                     await self.sync(app)
             except Exception:  # the loop must outlive any one failure
                 log.exception("background sync failed")
+
+    def refresh_soon(self) -> None:
+        self._wake.set()
+
+    async def keep_replica(self, app: App, interval: float) -> None:
+        """Refresh the replica at start, every ``interval`` seconds, and soon after a write
+        to the primary; prune the primary's change feed now and then."""
+        while True:
+            try:
+                await self._keep_once(app)
+            except Exception:  # the loop must outlive any one failure
+                log.exception("replica refresh failed")
+            await asyncio.sleep(_KICKED_REFRESH_SPACING)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._wake.wait(), max(0.0, interval - _KICKED_REFRESH_SPACING)
+                )
+            self._wake.clear()
+
+    async def _keep_once(self, app: App) -> None:
+        if not self.primary.due() or await self.queue.pending():
+            return  # replayed first (``maintain``), refreshed after
+        try:
+            done = await self.replica.refresh()
+        except UnavailableError as error:
+            log.info("replica not refreshed: %s", error.message)
+            return
+        if done.kind != "skipped":
+            await self._status_file_after_outage(app)
+            await self._prune()
+
+    async def _prune(self) -> None:
+        now = time.monotonic()
+        if self._pruned_at is not None and now - self._pruned_at < _PRUNE_EVERY.total_seconds():
+            return
+        await self.primary.run(lambda conn: feed.prune(conn, _KEEP_CHANGES), write=True)
+        self._pruned_at = now
 
     async def rewrite_status_file(self, app: App) -> None:
         """After a replay the file shows what the primary holds (if there is a file)."""
         if self.status_path is None or not self.status_path.exists():
             return
+        await self._rewrite_status_file(app)
+
+    async def _status_file_after_outage(self, app: App) -> None:
+        """A queued write the status file could not show: now it shows the primary's state
+        (created if it had to be)."""
+        state = await self.cache.db.run(replica_store.state)
+        if self.status_path is not None and state is not None and state.status_file_stale:
+            await self._rewrite_status_file(app)
+
+    async def _rewrite_status_file(self, app: App) -> None:
+        assert self.status_path is not None
         try:
             markdown = await self.primary.run(
                 lambda conn: statusfile.report_text(conn, app.clock())
             )
             lock = files.lock_path(self.status_path, app.settings.home_dir)
             await statusfile.write_report(self.status_path, markdown, lock=lock)
-        except UnavailableError as error:
-            log.warning("status file not rewritten after replay: %s", error.message)
+        except Exception as error:
+            log.warning("status file not rewritten after the outage: %s", _why(error))
+            return
+        await self._mark_status_file(stale=False)
 
     async def close(self) -> None:
         try:
-            await self.cache.flush()
-        except UnavailableError as error:  # only cached copies are lost; the queue is durable
-            log.warning("the last rows seen were not cached: %s", error.message)
+            await self.queue.close()
         finally:
             for reader in self.readers:
                 await reader.close()
@@ -320,6 +416,26 @@ def entity_id(spec: WriteSpec[Any], args: dict[str, Any], result: Envelope) -> s
     return None
 
 
+def _behind(error: VersionConflictError, reason: str) -> UnavailableError | None:
+    """A version newer than the replica's is not a conflict: the replica has not caught up
+    with a change the caller saw on the primary (it cannot be checked here)."""
+    expected = error.details.get("expected_version")
+    if not isinstance(expected, int) or expected <= error.current_version:
+        return None
+    return UnavailableError(
+        f"the primary is unavailable ({reason}) and the local replica holds version "
+        f"{error.current_version}, older than the version {expected} you sent; try again when "
+        "it is back",
+        layers={"postgresql": reason, "sqlite_cache": "the replica is behind this change"},
+    )
+
+
+def _why(error: BaseException) -> str:
+    if isinstance(error, UnavailableError):
+        return error.message
+    return str(error) or type(error).__name__
+
+
 def _age(now: datetime, then: datetime) -> str:
     minutes = max(0, int((now - then).total_seconds() // 60))
     stamp_text = then.isoformat(timespec="seconds")
@@ -338,9 +454,7 @@ class ReplayLock:
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[bool]:
         async with self._local:
-            try:
-                await asyncio.to_thread(self._file.acquire, timeout=self._wait)
-            except Timeout:
+            if not await locks.acquire(self._file, self._wait):
                 yield False
                 return
             try:

@@ -78,6 +78,9 @@ LOCAL_ONLY: dict[str, str] = {
     "write_queue": "writes this machine queued during an outage, for its own primary",
     "applied_ops": "which queued writes this primary applied, so a replay applies each once",
     "sync_conflicts": "queued writes this primary refused; resolved against it, not a copy",
-    "cache_entries": "when this machine's local cache last saw each row",
+    "replica_changes": "the primary's change feed for its local replicas, by transaction id",
+    "replica_horizon": "how far back the primary's change feed still reaches",
+    "replica_state": "how far this machine's replica has followed its primary",
+    "replica_local": "replica rows changed by writes queued on this machine",
     "maintenance_runs": "when this database last ran its daily tasks",
 }

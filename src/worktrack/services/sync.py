@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack import migrations
 from worktrack.errors import ConflictError, NotFoundError, UnavailableError
+from worktrack.fallback.layers import Declined
 from worktrack.fallback.storage import Fallback, ReplayReport
 from worktrack.models.common import DataSource, entity_json, stamp
 from worktrack.models.sync import (
@@ -25,12 +27,14 @@ from worktrack.models.sync import (
 )
 from worktrack.services.app import WRITES, App, call_fingerprint, reads, run_call, writes
 from worktrack.services.entities import current_state
-from worktrack.store import cache as cache_store
+from worktrack.store import replica as replica_store
 from worktrack.store import sync as store
+from worktrack.store.replica import ReplicaState
 from worktrack.store.sql import ping, resolve_id
 from worktrack.tables import sync_conflicts as sync_conflicts_table
 
 ENTITY = "sync_conflict"
+_REFRESH_WAIT_SECONDS = 60.0  # for a refresh another process is making (a first copy)
 
 
 @reads
@@ -114,11 +118,11 @@ async def _fallback_health(app: App, fallback: Fallback) -> SystemHealth:
     reached = await primary.probe()
     conflicts = await _conflicts(fallback) if reached else None
     state = primary.state()
-    stats = await fallback.cache.db.run(cache_store.stats)
+    stats = await fallback.cache.db.run(_replica_stats)
     now = app.clock()
     serving = reached and not fallback.held()
     health = SystemHealth(
-        serving_layer=await _serving(app, fallback, serving, stats.entries),
+        serving_layer=await _serving(app, fallback, serving, stats, now),
         primary=PrimaryHealth(
             kind="postgresql",
             healthy=reached,
@@ -129,7 +133,7 @@ async def _fallback_health(app: App, fallback: Fallback) -> SystemHealth:
         schema_revision=state.schema_revision,
         cache=CacheHealth(
             entries=stats.entries,
-            oldest_age_minutes=_minutes(now, stats.oldest),
+            oldest_age_minutes=_minutes(now, stats.state.refreshed_at if stats.state else None),
             queued_rows=stats.local,
         ),
         queued_writes=await fallback.queued(),
@@ -155,11 +159,34 @@ async def _conflicts(fallback: Fallback) -> int | None:
         return None
 
 
-async def _serving(app: App, fallback: Fallback, reached: bool, cached: int) -> DataSource | None:
+@dataclass(frozen=True)
+class _ReplicaStats:
+    entries: int  # rows of every replicated table
+    state: ReplicaState | None
+    local: int  # rows changed by writes queued here
+
+
+async def _replica_stats(conn: AsyncConnection) -> _ReplicaStats:
+    return _ReplicaStats(
+        await replica_store.row_count(conn),
+        await replica_store.state(conn),
+        sum(map(len, (await replica_store.local_keys(conn)).values())),
+    )
+
+
+async def _serving(
+    app: App, fallback: Fallback, reached: bool, stats: _ReplicaStats, now: datetime
+) -> DataSource | None:
     """The layer that would answer a read now, as far as can be told without one."""
     if reached:
         return "postgresql"
-    if cached:
+    if stats.local and stats.state is None:
+        return "sqlite_cache"  # it answers reads of the writes queued here
+    try:
+        fallback.cache.fresh(stats.state, now)
+    except Declined:
+        pass
+    else:
         return "sqlite_cache"
     if await asyncio.to_thread(app.settings.status_path.exists):
         return "markdown_file"
@@ -172,7 +199,7 @@ async def _status_file(app: App) -> StatusFileHealth:
     def look() -> float | None:
         try:
             return path.stat().st_mtime
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # no file (its folder may be a file)
             return None
 
     modified = await asyncio.to_thread(look)
@@ -185,10 +212,11 @@ def _minutes(now: datetime, then: datetime | None) -> float | None:
 
 
 async def sync_now(app: App) -> ReplayReport:
-    """Replay the write queue now (``worktrack sync``)."""
+    """Replay the write queue now, then bring the local replica up to date (``worktrack
+    sync``)."""
     if not isinstance(app.storage, Fallback):
         raise UnavailableError(
             "nothing to sync: the embedded database has no write queue",
             layers={app.db.source: "no fallback layers"},
         )
-    return await app.storage.sync(app)
+    return await app.storage.sync_all(app, _REFRESH_WAIT_SECONDS)

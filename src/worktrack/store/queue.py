@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -87,3 +89,39 @@ async def oldest(conn: AsyncConnection) -> datetime | None:
     query = select(_q.queued_at).where(_q.state == "pending").order_by(_q.seq).limit(1)
     found: datetime | None = await conn.scalar(query)
     return found
+
+
+class Watch:
+    """Whether the queue, shared by every process using this file, holds writes to replay.
+
+    Asked before every call, so it must cost next to nothing: SQLite's ``data_version``
+    changes whenever another connection (of any process) commits to the file, and only
+    then is the queue counted again. One connection of its own, in autocommit mode: inside
+    a transaction the version would not move."""
+
+    _COUNT = f"SELECT count(*) FROM {write_queue.name} WHERE state = 'pending'"
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._version: int | None = None
+        self._pending = True
+
+    @classmethod
+    async def open(cls, path: Path) -> Watch:
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            await conn.execute("PRAGMA query_only = ON")
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(conn)
+
+    async def pending(self) -> bool:
+        ((version,),) = await self._conn.execute_fetchall("PRAGMA data_version")
+        if version != self._version:
+            ((count,),) = await self._conn.execute_fetchall(self._COUNT)
+            self._version, self._pending = version, count > 0
+        return self._pending
+
+    async def close(self) -> None:
+        await self._conn.close()
