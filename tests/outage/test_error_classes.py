@@ -101,6 +101,7 @@ async def _health(client: Client[Any]) -> dict[str, Any]:
 async def test_down_reads_fall_back_and_writes_queue(outage: Outage) -> None:
     async with Client(outage.server()) as client:
         root = await project(client, "Down")
+        await outage.refresh()
         outage.proxy.set_mode("down")
         read = await call(client, "query_work_item", id=root["id"])
         assert read["data_source"] == "sqlite_cache"
@@ -158,6 +159,7 @@ async def test_a_slow_read_is_answered_locally_saying_the_primary_is_slow(outage
         made = await work_items.create_work_item(
             app, item_type="project", title="Read me", metadata=PROJECT_META
         )
+        await outage.refresh()
 
         async def slow_on_postgres(conn: AsyncConnection) -> WorkItemDetail:
             if conn.dialect.name == "postgresql":  # the local cache answers at once
@@ -202,6 +204,7 @@ async def test_a_row_locked_elsewhere_fails_the_write_after_the_lock_timeout(
 async def test_a_table_locked_elsewhere_is_read_from_the_cache(outage: Outage) -> None:
     async with Client(outage.server()) as client, session(outage) as other:
         item = await project(client, "Behind a lock")
+        await outage.refresh()
         async with other.transaction():
             await other.execute("LOCK TABLE work_items IN ACCESS EXCLUSIVE MODE")
             read = await call(client, "query_work_item", id=item["id"])
@@ -337,6 +340,7 @@ async def _queue_four(client: Client[Any], outage: Outage, poisoned: str) -> dic
     ``poisoned``) and one create. Five queued writes."""
     root = await project(client, "Queue")
     items = [await task(client, f"t{n}", root) for n in range(4)]
+    await outage.refresh()
     outage.proxy.set_mode("down")
     for n, item in enumerate(items):
         title = poisoned if n == 1 else f"offline {n}"
@@ -433,6 +437,7 @@ async def test_a_queued_write_that_keeps_timing_out_is_backed_off_then_set_aside
 async def test_a_connection_lost_mid_replay_is_retried(outage: Outage) -> None:
     async with Client(outage.server()) as client, session(outage) as other:
         item = await project(client, "Replayed")
+        await outage.refresh()
         outage.proxy.set_mode("down")
         await call(client, "update_work_item", id=item["id"], version=1, title="queued")
         outage.proxy.set_mode("pass")
@@ -454,6 +459,7 @@ async def test_a_queued_call_that_cannot_be_read_back_is_a_conflict(outage: Outa
     is set aside with the reason; it does not stop the replay."""
     async with Client(outage.server()) as client:
         item = await project(client, "Old queue")
+        await outage.refresh()
         outage.proxy.set_mode("down")
         await call(client, "update_work_item", id=item["id"], version=1, title="unreadable")
         await call(client, "update_work_item", id=item["id"], version=2, title="after it")

@@ -24,6 +24,7 @@ async def test_an_outage_exports_the_local_replica_and_says_so(outage: Outage) -
     async with Client(outage.server()) as client:  # seen through the primary: replicated
         root = await project(client, "Exported offline")
         await task(client, "a task", root)
+    await outage.refresh()
     outage.proxy.set_mode("down")
     app = await open_app(outage.settings(), outage.clock)
     written: list[str] = []

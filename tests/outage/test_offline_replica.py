@@ -28,6 +28,7 @@ import git
 import pytest
 from fastmcp import Client
 
+from worktrack.report import files
 from worktrack.server import create_server
 from worktrack.services.sync import sync_now
 from worktrack.startup import close_app, open_app
@@ -216,22 +217,24 @@ async def _never_pending(_watch: queue_store.Watch) -> bool:
     return False
 
 
-def _unwritable(repo: Path, how: str) -> Path:
+def _unwritable(outage: Outage, how: str) -> Path:
     """A status file path whose writes fail: its lock path is a folder, or its folder is
     a file."""
+    repo = outage.repo
     if how == "lock is a folder":
         path = repo / ".project_status.md"
-        (repo / ".project_status.md.lock").mkdir()
+        files.lock_path(path.resolve(), outage.home.resolve()).mkdir(parents=True)
         return path
     (repo / "docs").write_text("a file where the folder should be\n")
     return repo / "docs" / ".project_status.md"
 
 
-def _repair(repo: Path, how: str) -> None:
+def _repair(outage: Outage, how: str) -> None:
     if how == "lock is a folder":
-        (repo / ".project_status.md.lock").rmdir()
+        path = outage.repo / ".project_status.md"
+        files.lock_path(path.resolve(), outage.home.resolve()).rmdir()
     else:
-        (repo / "docs").unlink()
+        (outage.repo / "docs").unlink()
 
 
 @pytest.mark.parametrize("how", ["lock is a folder", "folder is a file"])
@@ -239,7 +242,7 @@ async def test_r3_an_unwritable_status_file_never_fails_a_queued_write(
     outage: Outage, how: str
 ) -> None:
     writes = 20
-    path = _unwritable(outage.repo, how)
+    path = _unwritable(outage, how)
     async with Client(outage.server(status_file=path)) as client:
         root = await project(client, "Status file gone bad")
         await outage.refresh(status_file=path)
@@ -266,7 +269,7 @@ async def test_r3_an_unwritable_status_file_never_fails_a_queued_write(
         assert (await call(client, "get_system_health"))["queued_writes"] == writes
 
     outage.proxy.set_mode("pass")
-    _repair(outage.repo, how)
+    _repair(outage, how)
     opened = await open_app(outage.settings(direct=True, status_file=path), outage.clock)
     try:
         report = await sync_now(opened)
