@@ -294,11 +294,15 @@ def _insert(url: str, rows: dict[str, list[dict[str, Any]]]) -> None:
 
 
 def _stored(url: str, tables: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The rows of these tables, in the columns the revision the test inserted them at had."""
+
     def run(conn: Connection) -> dict[str, list[dict[str, Any]]]:
         found: dict[str, list[dict[str, Any]]] = {}
         for name in tables:
             table = _table(name)
-            ordered = select(table).order_by(*table.primary_key.columns)
+            present = {column["name"] for column in inspect(conn).get_columns(name)}
+            columns = [column for column in table.c if column.name in present]
+            ordered = select(*columns).order_by(*table.primary_key.columns)
             found[name] = [dict(row._mapping) for row in conn.execute(ordered)]
         return found
 

@@ -38,6 +38,7 @@ REPLICATED = {
     "enhancement_dependencies": "enhancement_id, depends_on_id",
     "sync_conflicts": "id",
 }
+# (0007 adds work_item_notes and work_item_notes_archive, with the same triggers.)
 
 # One statement-level trigger per event: a bulk statement (an archive run, an import) costs
 # one INSERT ... SELECT over its transition table, not one per row.

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -70,7 +71,10 @@ ITEM_TYPES = ("project", "session", "task", "research")
 VENDOR_STATUSES = ("operational", "broken")
 CONTEXT_TYPES = ("feature", "maintenance", "research")
 ENHANCEMENT_STATUSES = ("planned", "approved", "implementing", "completed")
-ITEM_STATUSES = ("active", "completed", "blocked")
+ITEM_STATUSES = ("active", "in_progress", "blocked", "deferred", "completed", "cancelled")
+# Closed items satisfy the dependencies on them; the rest are open.
+CLOSED_STATUSES = ("completed", "cancelled")
+OPEN_STATUSES = tuple(s for s in ITEM_STATUSES if s not in CLOSED_STATUSES)
 DEPENDENCY_TYPES = ("blocks", "depends_on")
 
 
@@ -85,6 +89,10 @@ work_items = Table(
     Column("version", Integer, nullable=False),
     Column("item_type", String(20), nullable=False),
     Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("acceptance_criteria", Text, nullable=True),
+    # lower-case, unique, sorted strings
+    Column("labels", JsonDoc, nullable=False, server_default=text("'[]'")),
     Column("status", String(20), nullable=False),
     Column("priority", Integer, nullable=False),
     Column("parent_id", Id, ForeignKey("work_items.id"), nullable=True),
@@ -385,6 +393,29 @@ work_items_archive = Table(
     Index("ix_work_items_archive_parent_id", "parent_id"),
     Index("ix_work_items_archive_path", "path", unique=True),
     Index("ix_work_items_archive_updated", "updated_at", "id"),
+)
+
+# Notes (issue 11): append-only remarks on a work item. ``ordinal`` numbers an item's notes
+# in the order they were written (1, 2, ...), so their order never depends on a clock. No
+# foreign key, as with the links: notes move to the archive with their item.
+work_item_notes = Table(
+    "work_item_notes",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("work_item_id", Id, nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Index("ix_work_item_notes_item", "work_item_id", "ordinal", unique=True),
+)
+
+work_item_notes_archive = Table(
+    "work_item_notes_archive",
+    metadata,
+    *(_archived(column) for column in work_item_notes.c),
+    Column("archived_at", UTCDateTime, nullable=False),
+    Index("ix_work_item_notes_archive_item", "work_item_id", "ordinal", unique=True),
 )
 
 # Background tasks that must run at most once per period across every server process.

@@ -19,7 +19,7 @@ from worktrack.models.common import (
 )
 
 ItemType = Literal["project", "session", "task", "research"]
-Status = Literal["active", "completed", "blocked"]
+Status = Literal["active", "in_progress", "blocked", "deferred", "completed", "cancelled"]
 DependencyType = Literal["blocks", "depends_on"]
 Priority = Annotated[int, Field(ge=0, le=4, description="0 highest .. 4 lowest")]
 Title = Annotated[Text, Field(min_length=1, max_length=200), NotBlank]

@@ -27,6 +27,8 @@ from worktrack.tables import (
     enhancements,
     legacy_imports,
     vendors,
+    work_item_notes,
+    work_item_notes_archive,
     work_items,
     work_items_archive,
 )
@@ -60,6 +62,8 @@ EXPORTED: tuple[Kind, ...] = (
     Kind("work_item", work_items, ("path",)),
     Kind("work_item_archive", work_items_archive, ("path",)),
     Kind("dependency", dependencies),
+    Kind("note", work_item_notes, ("work_item_id", "ordinal")),
+    Kind("note_archive", work_item_notes_archive, ("work_item_id", "ordinal")),
     Kind("deployment", deployments),
     Kind("deployment_vendor", deployment_vendors),
     Kind("deployment_work_item", deployment_work_items),

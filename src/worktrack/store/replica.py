@@ -31,6 +31,8 @@ from worktrack.tables import (
     replica_state,
     sync_conflicts,
     vendors,
+    work_item_notes,
+    work_item_notes_archive,
     work_items,
     work_items_archive,
     write_queue,
@@ -51,6 +53,8 @@ REPLICATED: tuple[Table, ...] = (
     enhancements,
     enhancement_dependencies,
     sync_conflicts,
+    work_item_notes,
+    work_item_notes_archive,
 )
 BY_NAME = {table.name: table for table in REPLICATED}
 Row = dict[str, Any]
