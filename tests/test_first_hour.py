@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 from importlib.metadata import version
 from pathlib import Path
@@ -89,6 +90,40 @@ async def test_a_user_wide_cursor_entry_serves_whichever_workspace_is_open(
     # A client that does not fill it in gets one clear line, not a server on a wrong folder.
     unfilled = run_worktrack(home, user_environment(home, **entry["env"]), "serve")
     assert unfilled.returncode == 2 and "did not fill in" in unfilled.stderr
+
+
+async def test_a_user_wide_claude_code_entry_serves_the_project_it_is_started_in(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "user"
+    home.mkdir()
+    first = git_repository(tmp_path / "first")
+    done = run_worktrack(
+        first,
+        user_environment(home, WORKTRACK_ACTOR="bob"),
+        "install",
+        "claude-code",
+        "--scope",
+        "user",
+        "--print",
+    )
+    assert done.returncode == 0, done.stderr
+    argv = shlex.split(done.stdout)
+    assert argv[:6] == ["claude", "mcp", "add", "worktrack", "--scope", "user"]
+    assert "WORKTRACK_REPO" not in done.stdout and "-e WORKTRACK_ACTOR=bob" in done.stdout
+    # Claude Code starts the server in the project it runs in: that project is tracked.
+    second = git_repository(tmp_path / "second")
+    command = argv[argv.index("--") + 1 :]
+    transport = StdioTransport(
+        command[0],
+        command[1:],
+        env=user_environment(home, WORKTRACK_ACTOR="bob"),
+        cwd=str(second),
+    )
+    async with Client(transport) as client:
+        written = await call(client, "generate_status_report", write_file=True)
+    assert written["path"] == str(second.resolve() / ".project_status.md")
+    assert not (first / ".project_status.md").exists()
 
 
 PASSWORD_URL = "postgresql+asyncpg://team@127.0.0.1:9/worktrack?password=hunter2&ssl=disable"

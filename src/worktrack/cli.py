@@ -187,8 +187,13 @@ def install(
     from worktrack.errors import WorktrackError
 
     settings = _settings()
-    every_workspace = client is McpClient.cursor and user_wide and config is None
-    env = clients.server_env(settings, every_workspace=every_workspace)
+    cursor_wide = client is McpClient.cursor and user_wide and config is None
+    claude_wide = client is McpClient.claude_code and scope is ClaudeScope.user
+    env = clients.server_env(
+        settings,
+        every_workspace=cursor_wide or claude_wide,
+        workspace_repo=clients.WORKSPACE_FOLDER if cursor_wide else None,
+    )
     for note in env.notes:
         typer.echo(f"worktrack: note: {note}", err=True)
     command = clients.executable()

@@ -11,9 +11,11 @@ A user-wide Cursor entry (``install cursor --global``) serves every project Curs
 so it names no repository: ``WORKTRACK_REPO`` is ``${workspaceFolder}``, which Cursor
 fills in with the open workspace when it starts the server, and the repository-bound
 paths (``WORKTRACK_HOME``, ``WORKTRACK_STATUS_FILE``) are left to their per-repository
-defaults. Writing merges into the existing file: other servers and settings stay
-as they were, the ``worktrack`` entry is replaced, and the file is replaced atomically; a
-file that is not plain JSON is left alone.
+defaults. A user-wide Claude Code entry (``install claude-code --scope user``) names no
+repository either: Claude Code starts its servers in the project it runs in, and
+``WORKTRACK_REPO`` defaults to the working directory. Writing merges into the existing
+file: other servers and settings stay as they were, the ``worktrack`` entry is replaced, and
+the file is replaced atomically; a file that is not plain JSON is left alone.
 """
 
 from __future__ import annotations
@@ -56,12 +58,20 @@ class ServerEnv:
     notes: list[str] = field(default_factory=list)
 
 
-def server_env(settings: Settings, *, every_workspace: bool = False) -> ServerEnv:
+def server_env(
+    settings: Settings, *, every_workspace: bool = False, workspace_repo: str | None = None
+) -> ServerEnv:
     """The environment a client must give ``worktrack serve`` to reproduce these settings;
-    with ``every_workspace``, for a client that starts it in whichever project is open."""
+    with ``every_workspace``, for a client that starts it in whichever project is open, the
+    repository being ``workspace_repo`` (a variable the client fills in), or the server's
+    working directory when that is None."""
     given = settings.model_fields_set
     notes: list[str] = []
-    env = {"WORKTRACK_REPO": WORKSPACE_FOLDER if every_workspace else str(settings.repo.resolve())}
+    env: dict[str, str] = {}
+    if not every_workspace:
+        env["WORKTRACK_REPO"] = str(settings.repo.resolve())
+    elif workspace_repo is not None:
+        env["WORKTRACK_REPO"] = workspace_repo
     if settings.database_url:
         url, had_password = url_without_password(settings.database_url)
         if had_password:
