@@ -1,6 +1,6 @@
 """Writes while Postgres is down are queued durably and replayed in order, exactly once, and
 a queued change based on a version that moved on becomes a sync conflict: matrix rows O1,
-O2, O3 and O6 of shared/research/reliability.md, on a cluster the tests stop themselves."""
+O2, O3 and O6, on a cluster the tests stop themselves."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from fastmcp import Client
+from filelock import FileLock
 
 from worktrack.fallback import replay
 from worktrack.server import create_server
@@ -355,3 +356,30 @@ async def test_f1_postgres_killed_mid_transaction_leaves_no_partial_effect(
         below = await call(client, "query_work_item", id=child["id"])
         assert below["path"] == f"/{new['id']}/{moved['id']}/{child['id']}"
         assert (after["version"], below["version"]) == (2, 2)  # applied exactly once
+
+
+async def test_a_call_does_not_wait_long_for_a_replay_running_elsewhere(outage: Outage) -> None:
+    """Another process holding the replay lock makes a call wait at most a couple of seconds;
+    then it is served locally, behind the queue, well inside the 10 s promise."""
+    async with Client(outage.server()) as client:
+        root = await project(client, "Busy")
+        await outage.refresh()
+        outage.proxy.set_mode("down")
+        queued = await call(client, "update_work_item", id=root["id"], version=1, title="later")
+        assert queued["queued"] is True
+        outage.proxy.set_mode("pass")
+        elsewhere = FileLock(outage.home / "replay.lock", thread_local=False)
+        elsewhere.acquire()  # another process is replaying
+        try:
+            read = await asyncio.wait_for(call(client, "query_work_item", id=root["id"]), 10)
+        finally:
+            elsewhere.release()
+        assert read["data_source"] == "sqlite_cache" and read["title"] == "later"
+        assert any("not replayed yet" in warning for warning in read["warnings"])
+        # Once the lock is free, the next call replays and reaches the primary.
+        after = await call(client, "query_work_item", id=root["id"])
+        assert (after["data_source"], after["title"], after["version"]) == (
+            "postgresql",
+            "later",
+            2,
+        )

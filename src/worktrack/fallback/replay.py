@@ -54,9 +54,9 @@ class _Replayed:
     seen: Seen
 
 
-async def replay(app: App, fallback: Fallback) -> ReplayReport:
+async def replay(app: App, fallback: Fallback, wait: float | None = None) -> ReplayReport:
     report = ReplayReport()
-    async with fallback.replay_lock() as acquired:
+    async with fallback.replay_lock(wait) as acquired:
         if not acquired:
             report.busy = True
             return report

@@ -49,7 +49,10 @@ from worktrack.store.queue import QueuedCall
 
 R = TypeVar("R", bound=Envelope)
 log = logging.getLogger(__name__)
-Replayer = Callable[[App, "Fallback"], Awaitable["ReplayReport"]]
+Replayer = Callable[[App, "Fallback", float | None], Awaitable["ReplayReport"]]
+# A call that finds another process replaying waits this long for it, then is served
+# locally behind the queue: no call may hang for long (contract: at most 10 s).
+CALL_REPLAY_WAIT_SECONDS = 2.0
 _ACTOR_FIELDS = ("created_by", "updated_by", "claimed_by")
 # A write to the primary asks for a refresh, so this machine's own changes reach the
 # replica within moments; refreshes so asked come at most this often.
@@ -77,7 +80,7 @@ class Fallback:
         readers: Sequence[Reader],
         status_path: Path | None,
         replay: Replayer,
-        replay_lock: Callable[[], AbstractAsyncContextManager[bool]],
+        replay_lock: Callable[[float | None], AbstractAsyncContextManager[bool]],
         replica: Replica,
         queue: queue_store.Watch,
     ) -> None:
@@ -261,7 +264,7 @@ class Fallback:
             self.stuck = None  # whoever replayed them, nothing waits any more
             return None
         if self.primary.due() and self._replay_due():
-            report = await self.sync(app)
+            report = await self.sync(app, wait=CALL_REPLAY_WAIT_SECONDS)
             if report.remaining == 0 and not report.busy:
                 return None
         if self.stuck is not None:
@@ -275,8 +278,10 @@ class Fallback:
         replays whenever asked)."""
         return time.monotonic() >= self.replay_after
 
-    async def sync(self, app: App) -> ReplayReport:
-        return await self._replay(app, self)
+    async def sync(self, app: App, wait: float | None = None) -> ReplayReport:
+        """Replay what is queued; ``wait`` bounds the wait for a replay already running
+        elsewhere (None: the lock's own patience, for background and ``worktrack sync``)."""
+        return await self._replay(app, self, wait)
 
     async def sync_all(self, app: App, wait: float) -> ReplayReport:
         """Replay what is queued, then bring the replica (and a stale status file) up to
@@ -452,12 +457,20 @@ class ReplayLock:
         self._wait = wait_seconds
 
     @asynccontextmanager
-    async def __call__(self) -> AsyncIterator[bool]:
-        async with self._local:
-            if not await locks.acquire(self._file, self._wait):
+    async def __call__(self, wait: float | None = None) -> AsyncIterator[bool]:
+        patience = self._wait if wait is None else wait
+        try:
+            await asyncio.wait_for(self._local.acquire(), patience)
+        except TimeoutError:
+            yield False
+            return
+        try:
+            if not await locks.acquire(self._file, patience):
                 yield False
                 return
             try:
                 yield True
             finally:
                 await asyncio.to_thread(self._file.release)
+        finally:
+            self._local.release()
