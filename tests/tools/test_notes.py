@@ -16,6 +16,7 @@ from worktrack.tables import work_item_notes, work_item_notes_archive
 
 from conftest import Backend, Clock
 from helpers import call, fail, task
+from hostile import CONTROL, INJECTION, INVISIBLE, SHELL, SQL, hidden_characters
 
 NOTE_FIELDS = {"id", "work_item_id", "text", "created_at", "created_by"}
 YEAR_AND_A_BIT = 400
@@ -240,3 +241,39 @@ async def _ordinals(conn: Any, item_id: str) -> list[tuple[int, str]]:
         .order_by(work_item_notes.c.ordinal)
     )
     return [(row.ordinal, row.id) for row in await conn.execute(query)]
+
+
+async def test_hostile_text_is_kept_exactly_and_shown_with_nothing_hidden(
+    client: Client[Any], backend: Backend
+) -> None:
+    item = await task(client, "hostile")
+    stored_texts = INVISIBLE + INJECTION + SQL + SHELL
+    for text in stored_texts:
+        result = await client.call_tool("add_note", {"work_item_id": item["id"], "text": text})
+        assert not result.is_error and not hidden_characters(result), text
+    for tool, arguments in (
+        ("list_notes", {"work_item_id": item["id"], "limit": 200}),
+        ("query_work_item", {"id": item["id"]}),
+    ):
+        result = await client.call_tool(tool, arguments)
+        assert not hidden_characters(result), tool
+    app = await open_app(backend.settings())
+    try:
+        rows = await app.db.run(lambda conn: _texts(conn, item["id"]))
+    finally:
+        await close_app(app)
+    assert rows == stored_texts  # byte-exact, in the order written
+    for text in CONTROL:
+        error = await fail(client, "add_note", work_item_id=item["id"], text=text)
+        assert error["error"] == "ValidationError", text
+    listed = await call(client, "list_notes", work_item_id=item["id"])
+    assert listed["total_count"] == len(stored_texts)
+
+
+async def _texts(conn: Any, item_id: str) -> list[str]:
+    query = (
+        select(work_item_notes.c.text)
+        .where(work_item_notes.c.work_item_id == item_id)
+        .order_by(work_item_notes.c.ordinal)
+    )
+    return list((await conn.scalars(query)).all())
