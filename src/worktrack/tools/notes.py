@@ -13,18 +13,16 @@ from worktrack.services import notes
 from worktrack.tools.common import app_of
 from worktrack.tools.work_items import tools
 
-ItemRef = Annotated[IdRef, Field(description="the work item's id or 8+ char prefix")]
-
 
 @tools.write()
 async def add_note(
     ctx: Context,
-    work_item_id: ItemRef,
-    text: Annotated[NoteText, Field(description="markdown: findings, hand-off context")],
+    work_item_id: IdRef,
+    text: Annotated[NoteText, Field(description="markdown")],
     created_by: Actor | None = None,
     request_id: RequestId | None = None,
 ) -> Note:
-    """Append a note to a work item for whoever picks it up next (the version is unchanged)."""
+    """Append a hand-off note to a work item (its version is unchanged)."""
     return await notes.add_note(
         app_of(ctx),
         work_item_id=work_item_id,
@@ -37,7 +35,7 @@ async def add_note(
 @tools.read
 async def list_notes(
     ctx: Context,
-    work_item_id: ItemRef,
+    work_item_id: IdRef,
     limit: Annotated[int, Field(ge=1, le=200)] = 20,
     cursor: Cursor | None = None,
 ) -> NotePage:
