@@ -11,6 +11,7 @@ from fastmcp import Client
 from sqlalchemy import func, select
 
 from worktrack.server import create_server
+from worktrack.services import archive
 from worktrack.startup import close_app, open_app
 from worktrack.tables import work_item_notes, work_item_notes_archive
 
@@ -277,3 +278,44 @@ async def _texts(conn: Any, item_id: str) -> list[str]:
         .order_by(work_item_notes.c.ordinal)
     )
     return list((await conn.scalars(query)).all())
+
+
+@pytest.mark.postgres
+async def test_notes_racing_the_archive_run_all_end_up_with_their_item(
+    pg_backend: Backend, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(archive, "BATCH_SIZE", 1)  # one transaction per item: more interleaving
+    settings = pg_backend.settings()
+    async with (
+        Client(create_server(settings, clock=clock)) as writer,
+        Client(create_server(settings, clock=clock)) as archiver,
+    ):
+        items = []
+        for n in range(20):
+            item = await task(writer, f"finished {n}")
+            await call(writer, "update_work_item", id=item["id"], version=1, status="completed")
+            items.append(item)
+        clock.advance(days=YEAR_AND_A_BIT)
+
+        async def write_notes() -> int:
+            added = 0
+            for round_ in range(3):
+                for item in items:
+                    result = await writer.call_tool(
+                        "add_note",
+                        {"work_item_id": item["id"], "text": f"r{round_}"},
+                        raise_on_error=False,
+                    )
+                    if result.is_error:  # only ever because the item moved meanwhile
+                        assert "archived" in result.content[0].text  # type: ignore[union-attr]
+                    else:
+                        added += 1
+            return added
+
+        added, run = await asyncio.gather(
+            write_notes(), call(archiver, "archive_work_items", older_than_days=365)
+        )
+        assert run["archived_count"] == 20
+    # Every acknowledged note moved with its item; none stayed behind in the active table.
+    print(f"\nnotes acknowledged before their item moved: {added} of 60")
+    assert await _stored(pg_backend) == (0, added)
