@@ -117,6 +117,10 @@ class Session:
             },
         )
         ids = [r.structured_content["id"] for r in made if not r.is_error]
+        # A note carrying every hidden character: list_notes and query_work_item show it.
+        stored_text = "".join(INVISIBLE + INJECTION + SQL + SHELL)
+        note = self.call("add_note", {"work_item_id": ids[2], "text": stored_text})
+        assert not note.is_error, note.content
         self.known = {
             "ids": ids,
             "work_item": ids[:3],
@@ -243,6 +247,7 @@ def test_every_listed_tool_survives_schema_fuzzing(backend: Backend) -> None:
         session.seed()
         tools = session.tools()
         assert len(tools) >= 20
+        assert {"add_note", "list_notes"} <= {tool.name for tool in tools}
         probe = _probe(tools)
         for tool in tools:
             outcomes = _fuzz(session, tool, probe)

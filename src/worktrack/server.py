@@ -25,6 +25,7 @@ from worktrack.tools import (
     configuration,
     deployments,
     enhancements,
+    notes,  # noqa: F401 - adds add_note and list_notes to the work_items toolset
     reports,
     vendors,
     work_items,

@@ -71,6 +71,8 @@ async def fill(client: Client[Any], clock: Clock) -> None:
         metadata={"token_budget": 50_000, "prompts_count": 2, "yaml_frontmatter": NESTED},
     )
     done = await task(client, "finished long ago", session)
+    await call(client, "add_note", work_item_id=done["id"], text="done: see the PR")
+    await call(client, "add_note", work_item_id=done["id"], text=AWKWARD, created_by="ünï")
     await call(client, "update_work_item", id=done["id"], version=1, status="completed")
     gone = await task(client, "dropped", session)
     await call(client, "update_work_item", id=gone["id"], version=1, deleted=True)
@@ -89,7 +91,7 @@ async def fill(client: Client[Any], clock: Clock) -> None:
         related_work_item_ids=[done["id"]],
     )
     clock.advance(days=400)
-    await call(client, "archive_work_items")  # the two above move to the archive
+    await call(client, "archive_work_items")  # the two above (and done's notes) move to the archive
     work = await task(
         client,
         "Do it 🚀",
@@ -110,6 +112,8 @@ async def fill(client: Client[Any], clock: Clock) -> None:
     await call(client, "add_dependency", source_id=work["id"], target_id=research["id"],
                dependency_type="blocks")  # fmt: skip
     await call(client, "claim_work_item", id=research["id"], claimed_by="ada")
+    for text in ("first", AWKWARD, "  indented\n\tand tabbed  "):
+        await call(client, "add_note", work_item_id=work["id"], text=text)
     first = await call(client, "create_enhancement", title="Later", target_quarter="2027-Q1")
     await call(
         client,

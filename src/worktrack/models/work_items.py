@@ -17,6 +17,7 @@ from worktrack.models.common import (
     Timestamp,
     validate_as,
 )
+from worktrack.models.notes import NoteRecord
 
 ItemType = Literal["project", "session", "task", "research"]
 Status = Literal["active", "in_progress", "blocked", "deferred", "completed", "cancelled"]
@@ -132,6 +133,8 @@ class WorkItemDetail(WorkItem):
     children: list[WorkItemNode]
     dependencies: list[Dependency]
     progress: Progress
+    notes: list[NoteRecord]  # the newest few, newest first
+    notes_count: int
 
 
 class WorkItemPage(Envelope):

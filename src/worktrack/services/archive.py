@@ -7,6 +7,7 @@ finds them all, deepest first; they then move in batches, each its own short tra
 large backlog runs on the bulk database (``bulk.py``): finding 100,000 movable items may
 take longer than an interactive statement may.
 Links (dependencies, deployments) stay as they are: they name items by id, wherever they live.
+An item's notes move with it, in the same transaction, to ``work_item_notes_archive``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from worktrack.progress import Progress, silent
 from worktrack.services.app import App
 from worktrack.store import archive as store
 from worktrack.store import idempotency
+from worktrack.store import notes as notes_store
 
 BATCH_SIZE = 500
 DEFAULT_DAYS = 365
@@ -155,4 +157,5 @@ async def move_batch(
     still = await store.movable_ids(conn, cutoff, among=batch)
     if still:
         await store.move(conn, still, now)
+        await notes_store.archive(conn, still, now)  # notes go with their item, at once
     return still

@@ -24,6 +24,7 @@ from worktrack.services import subtree
 from worktrack.services.app import App, reads, writes
 from worktrack.services.common import created, decode_cursor, diff, encode_cursor
 from worktrack.services.common import version_conflict as _conflict
+from worktrack.services.notes import newest_of as newest_notes
 from worktrack.store import archive as archive_store
 from worktrack.store import dependencies as dependency_store
 from worktrack.store import history
@@ -301,6 +302,7 @@ async def query_work_item(
         related = await _archived_family(conn, item)
     below = [row for row in related if row["depth"] > item.depth]
     links = await dependency_store.of_item(conn, item.id) if include_dependencies else []
+    notes, notes_count = await newest_notes(conn, item)
     return WorkItemDetail.model_validate(
         {
             **dict(item),
@@ -308,6 +310,8 @@ async def query_work_item(
             "children": nest(item.id, below) if include_children else [],
             "dependencies": links,
             "progress": progress(below),
+            "notes": notes,
+            "notes_count": notes_count,
         }
     )
 
