@@ -61,9 +61,9 @@ _ROOT_COUNT = select(func.count()).where(_LIVE, _w.depth == 0, _w.status.in_(OPE
 _CHILDREN = _BRANCH.where(_LIVE, _w.parent_id == bindparam("parent")).order_by(*_ORDER)
 _CHILD_COUNT = select(func.count()).where(_LIVE, _w.parent_id == bindparam("parent"))
 _PROGRESS = (
-    select(_w.parent_id, _w.status.in_(CLOSED_STATUSES), func.count())
+    select(_w.parent_id, _w.status, func.count())
     .where(_LIVE, _w.parent_id.in_(bindparam("ids", expanding=True)))
-    .group_by(_w.parent_id, _w.status.in_(CLOSED_STATUSES))
+    .group_by(_w.parent_id, _w.status)
 )
 _BY_ID = _BRANCH.where(_w.id.in_(bindparam("ids", expanding=True)))
 _ITEM = select(work_items).where(_w.id == bindparam("id"))
@@ -88,7 +88,7 @@ async def load(conn: AsyncConnection, now: datetime, read_at: datetime) -> Board
 
 
 async def _columns(conn: AsyncConnection, now: datetime) -> list[Column]:
-    totals: dict[str, int] = dict((await conn.execute(_COUNTS)).tuples().all())
+    totals: dict[str, int] = {status: n for status, n in await conn.execute(_COUNTS)}
     columns = []
     for status in OPEN_STATUSES:
         rows = (await conn.execute(_COLUMN, {"status": status})).all() if totals.get(status) else []
@@ -135,9 +135,9 @@ async def _with_progress(conn: AsyncConnection, rows: Iterable[Any]) -> list[Bra
     total: dict[str, int] = {}
     if rows:
         ids = [row.id for row in rows]
-        for parent, closed, count in await conn.execute(_PROGRESS, {"ids": ids}):
+        for parent, status, count in await conn.execute(_PROGRESS, {"ids": ids}):
             total[parent] = total.get(parent, 0) + count
-            done[parent] = done.get(parent, 0) + (count if closed else 0)
+            done[parent] = done.get(parent, 0) + (count if status in CLOSED_STATUSES else 0)
     branches = []
     for row in rows:
         tap.touched(tables.work_items, row.id)
