@@ -119,3 +119,85 @@ async def seed(app: App, hostile: list[str] | None = None) -> Seeded:
         app, title="Dark mode", priority=2, target_quarter="2027-Q1"
     )
     return seeded
+
+
+SHOWCASE = {
+    "Board": {
+        "Week 49": [
+            ("Read model for the board", "completed", ["backend"]),
+            ("Columns by status", "in_progress", ["ui"]),
+            ("Dependency graph as SVG", "active", ["ui", "graph"]),
+            ("Token login with a cookie", "active", ["security"]),
+            ("Browser tests in CI", "blocked", ["ci"]),
+        ],
+        "Week 50": [
+            ("Screenshot in the README", "active", ["docs"]),
+            ("Dark mode", "deferred", ["ui"]),
+        ],
+    },
+    "Outage fallback": {
+        "Replica": [
+            ("Change feed watermark", "completed", ["backend"]),
+            ("Replay queued writes", "in_progress", ["backend"]),
+            ("Conflict report", "active", ["backend"]),
+        ],
+    },
+}
+SHOWCASE_NEEDS = [
+    ("Columns by status", "Browser tests in CI"),
+    ("Token login with a cookie", "Browser tests in CI"),
+    ("Dependency graph as SVG", "Screenshot in the README"),
+    ("Browser tests in CI", "Screenshot in the README"),
+    ("Replay queued writes", "Conflict report"),
+]
+
+
+async def _status(app: App, item_id: str, status: str) -> None:
+    current = await work_items.query_work_item(app, id=item_id)
+    try:
+        await work_items.update_work_item(app, id=item_id, version=current.version, status=status)
+    except Exception:  # a status the work model does not know yet: leave it active
+        return
+
+
+async def showcase(app: App) -> dict[str, str]:
+    """A project that reads well in the README's screenshot."""
+    ids: dict[str, str] = {}
+    for p, (project, sessions) in enumerate(SHOWCASE.items()):
+        project_id = await _project(app, project)
+        for session, tasks in sessions.items():
+            made = await work_items.create_work_item(
+                app,
+                item_type="session",
+                title=session,
+                parent_id=project_id,
+                metadata=SESSION_META,
+                priority=1 + p,
+            )
+            for n, (title, status, labels) in enumerate(tasks):
+                task = await work_items.create_work_item(
+                    app, item_type="task", title=title, parent_id=made.id, priority=n % 3
+                )
+                ids[title] = task.id
+                await _set_fields(app, task.id, labels=labels)
+                if status != "active":
+                    await _status(app, task.id, status)
+    for before, after in SHOWCASE_NEEDS:
+        await add_dependency(
+            app, source_id=ids[before], target_id=ids[after], dependency_type="blocks"
+        )
+    await vendors.create_vendor(app, name="acme", extractor_version="1.2", metadata=VENDOR_META)
+    await deployments.record_deployment(
+        app,
+        commit_hash="3f2a" * 10,
+        metadata={
+            "pr_number": 118,
+            "pr_title": "Board, first cut",
+            "test_summary": {"unit": 412},
+            "constitutional_compliance": True,
+        },
+    )
+    await enhancements.create_enhancement(
+        app, title="Server-sent updates", priority=2, target_quarter="2027-Q1"
+    )
+    return ids
