@@ -87,7 +87,8 @@ class Board(Envelope):
     roots: list[Branch]
     more_roots: int  # open top-level items not listed
     graph: GraphView
-    vendors: list[VendorRow]
+    vendors: list[VendorRow]  # broken first, then by name; the first of them
+    vendor_counts: dict[str, int]  # every vendor, by status
     deployments: list[DeploymentRow]
     enhancements: list[EnhancementRow]
     more_enhancements: int

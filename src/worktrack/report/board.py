@@ -35,6 +35,7 @@ from worktrack.store import tap
 from worktrack.tables import CLOSED_STATUSES, OPEN_STATUSES, work_items
 
 COLUMN_CAP = 50
+VENDOR_CAP = 50
 BRANCH_CAP = 50
 ENHANCEMENT_CAP = 50
 
@@ -67,6 +68,10 @@ _PROGRESS = (
 )
 _BY_ID = _BRANCH.where(_w.id.in_(bindparam("ids", expanding=True)))
 _ITEM = select(work_items).where(_w.id == bindparam("id"))
+_v = tables.vendors.c
+# Broken vendors first ("broken" sorts before "operational"), then by name.
+_VENDORS = q.VENDORS.order_by(None).order_by(_v.status, _v.name_key, _v.id).limit(VENDOR_CAP)
+_VENDOR_COUNTS = select(_v.status, func.count()).group_by(_v.status)
 
 
 async def load(conn: AsyncConnection, now: datetime, read_at: datetime) -> Board:
@@ -80,7 +85,8 @@ async def load(conn: AsyncConnection, now: datetime, read_at: datetime) -> Board
         roots=roots,
         more_roots=more_roots,
         graph=_graph(await graph.load(conn)),
-        vendors=[_vendor(v) for v in await readmodel.vendors(conn)],
+        vendors=[_vendor(v) for v in await readmodel.vendors(conn, _VENDORS)],
+        vendor_counts={status: n for status, n in await conn.execute(_VENDOR_COUNTS)},
         deployments=[_deployment(d) for d in await readmodel.recent_deployments(conn)],
         enhancements=[_enhancement(e) for e in enhancements[:ENHANCEMENT_CAP]],
         more_enhancements=await _more_enhancements(conn, len(enhancements)),

@@ -91,12 +91,10 @@ def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-async def _vendors(conn: AsyncConnection) -> list[Vendor]:
+async def _vendors(conn: AsyncConnection, query: Select[Any] = q.VENDORS) -> list[Vendor]:
     found = []
     # Unpacked: looking columns up by name on each row cost more than building the row.
-    for vendor_id, version, name, status, extractor_version, metadata in await conn.execute(
-        q.VENDORS
-    ):
+    for vendor_id, version, name, status, extractor_version, metadata in await conn.execute(query):
         meta = _object(metadata)
         results = _object(meta.get("test_results"))
         found.append(
@@ -162,9 +160,9 @@ async def _changes(conn: AsyncConnection, since: datetime) -> list[Change]:
     return list(latest.values())
 
 
-async def vendors(conn: AsyncConnection) -> list[Vendor]:
-    """Every vendor, as the report lists them (the board shows them too)."""
-    return await _vendors(conn)
+async def vendors(conn: AsyncConnection, query: Select[Any] = q.VENDORS) -> list[Vendor]:
+    """The vendors ``query`` selects (every one by default), as the report lists them."""
+    return await _vendors(conn, query)
 
 
 async def recent_deployments(conn: AsyncConnection) -> list[Deployment]:
