@@ -8,18 +8,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx2
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from pydantic import SecretStr
 
 from worktrack.errors import ValidationError
 from worktrack.services import work_items
 from worktrack.services.app import App
 from worktrack.text import reveal
+from worktrack.web.app import cookie_value
 
 from board_seed import DESCRIPTION, XSS_TITLE, Seeded, seed, showcase
 from browser import CHROMIUM, Process, environment, seed_database
 from hostile import INJECTION, INVISIBLE, SHELL, SQL
-from httpserver import TOKEN
+from httpserver import ACCEPT, LIST_TOOLS, TOKEN
 
 pytestmark = pytest.mark.slow
 SCREENSHOT = Path(__file__).parents[2] / "docs" / "board.png"
@@ -254,3 +257,14 @@ def test_the_screenshot_is_made_from_the_fixture(
     finally:
         context.close()
         server.stop()
+
+
+def test_the_cookie_opens_the_board_but_not_mcp(http_server: Process) -> None:
+    cookie = {"Cookie": f"worktrack_board={cookie_value(SecretStr(TOKEN))}"}
+    assert httpx2.get(http_server.origin + "/board/", headers=cookie).status_code == 200
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx2.get(http_server.origin + "/board/", headers=bearer).status_code == 200
+    mcp = httpx2.post(http_server.origin + "/mcp", headers={**ACCEPT, **cookie}, json=LIST_TOOLS)
+    assert mcp.status_code == 401
+    big = httpx2.post(http_server.origin + "/board/login", content=b"token=" + b"x" * 10_000)
+    assert big.status_code == 413
