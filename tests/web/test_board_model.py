@@ -3,6 +3,8 @@ drill-down's progress, the graph, the item view, and the layer that answered."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from worktrack.errors import NotFoundError
@@ -115,3 +117,19 @@ async def test_during_an_outage_the_board_says_which_layer_answered(outage: Outa
         assert item.data_source == "sqlite_cache"
     finally:
         await close_app(opened)
+
+
+async def test_the_item_view_renders_notes_as_safe_markdown(app: App, clock: Clock) -> None:
+    seeded = await seed(app)
+    item = await board.board_item(app, id=seeded.tasks["Draw the graph"])
+    note = SimpleNamespace(
+        text="Checked **twice** <img src=x onerror=alert(1)>",
+        created_at=clock.now,
+        created_by="agent\u202e-7",
+    )
+    html = render("item.html", base="", refresh=5, login=False, item=item, history=[], notes=[note])
+    notes = html.split('<section id="notes">', 1)[1].split("</section>", 1)[0]
+    assert "<strong>twice</strong>" in notes
+    assert "&lt;img src=x onerror=alert(1)&gt;" in notes and "<img" not in notes
+    assert "agent\\u202e-7" in notes  # the hidden character is shown, not applied
+    assert clock.now.strftime("%Y-%m-%d %H:%M UTC") in notes

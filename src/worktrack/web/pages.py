@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import jinja2
@@ -54,6 +55,13 @@ def _as_json(value: Any) -> str:
     return reveal(json.dumps(value, ensure_ascii=False, default=str))
 
 
+def _when(value: Any) -> str:
+    """A time as the page shows it (UTC, to the minute); text as it is."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "" if value is None else str(value)
+
+
 def _percent(done: int, total: int) -> int:
     return round(100 * done / total) if total else 0
 
@@ -71,6 +79,7 @@ def environment() -> jinja2.Environment:
     env.filters["markdown"] = markdown
     env.filters["percent"] = _percent
     env.filters["as_json"] = _as_json
+    env.filters["when"] = _when
     env.globals["status_name"] = lambda status: STATUS_NAMES.get(status, status)
     env.globals["layout"] = svg.layout
     env.globals["svg"] = svg
