@@ -4,6 +4,8 @@ against real ``worktrack board`` and ``worktrack serve --http`` processes."""
 from __future__ import annotations
 
 import os
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -268,3 +270,19 @@ def test_the_cookie_opens_the_board_but_not_mcp(http_server: Process) -> None:
     assert mcp.status_code == 401
     big = httpx2.post(http_server.origin + "/board/login", content=b"token=" + b"x" * 10_000)
     assert big.status_code == 413
+
+
+def test_board_open_starts_the_browser_on_the_page(folder: tuple[Path, Seeded]) -> None:
+    tmp = folder[0]
+    opened = tmp / "opened-url"
+    recorder = tmp / "browser.py"
+    recorder.write_text(f"import sys; open({str(opened)!r}, 'w').write(sys.argv[1])\n")
+    env = environment(tmp, BROWSER=f"{sys.executable} {recorder} %s")
+    server = Process(tmp, ["board", "--port", "0", "--open"], env).start()
+    try:
+        deadline = time.monotonic() + 30
+        while not opened.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert opened.read_text() == server.origin + "/"
+    finally:
+        server.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import webbrowser
 from collections.abc import AsyncIterator
@@ -37,8 +38,16 @@ def standalone(settings: Settings) -> ASGIApp:
     return http_server.HostGuard(inner, http_server.LOOPBACK_NAMES)
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
 def serve(settings: Settings, port: int, *, open_browser: bool) -> None:
     if open_browser:
+        # The browser needs the real port: with 0, pick one now rather than after binding.
+        port = port or _free_port()
         url = f"http://{HOST}:{port}/"
         threading.Timer(1.0, lambda: webbrowser.open(url)).start()
     http_server.run(standalone(settings), HOST, port)
