@@ -286,3 +286,9 @@ def test_board_open_starts_the_browser_on_the_page(folder: tuple[Path, Seeded]) 
         assert opened.read_text() == server.origin + "/"
     finally:
         server.stop()
+
+
+def test_the_board_answers_loopback_names_only(board: Process) -> None:
+    assert httpx2.get(board.origin + "/").status_code == 200
+    rebound = httpx2.get(board.origin + "/", headers={"Host": "evil.example"})
+    assert rebound.status_code == 403 and "Ship it" not in rebound.text
