@@ -45,6 +45,12 @@ def test_wheel_installs_a_working_command_with_its_migrations(tmp_path: Path) ->
     )
     assert (target / "worktrack" / "_alembic" / "env.py").is_file()
     assert list((target / "worktrack" / "_alembic" / "versions").glob("0001_*.py"))
+    web = target / "worktrack" / "web"
+    shipped = {p.relative_to(web).as_posix() for p in web.rglob("*") if p.is_file()}
+    source = ROOT / "src" / "worktrack" / "web"
+    for folder in ("templates", "static"):  # the board's page needs every one of them
+        for path in (source / folder).iterdir():
+            assert f"{folder}/{path.name}" in shipped, path
 
     # Not measured by coverage: this runs the installed copy, not src/worktrack.
     env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}

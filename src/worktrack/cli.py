@@ -138,11 +138,39 @@ def _serve_http(settings: Settings, host: str, port: int, no_auth: bool) -> None
     # Open the database once before binding, so a schema problem is a clear message and
     # not a failed server startup.
     asyncio.run(_using_app(settings, _nothing))
-    http_server.serve(create_server(settings), settings, host, port, no_auth=no_auth)
+    from worktrack.web.app import AppSlot, board_app
+
+    slot = AppSlot()
+    token = None if no_auth else settings.http_token
+    board = board_app(slot, base=http_server.BOARD_PATH, token=token)
+    server = create_server(settings, opened=slot.set)
+    http_server.serve(server, settings, host, port, no_auth=no_auth, board=board)
 
 
 async def _nothing(_app: App) -> None:
     return None
+
+
+@app.command()
+def board(
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0 picks one)")] = 8766,
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="open the page in the default browser")
+    ] = False,
+) -> None:
+    """Serve the read-only project board on http://127.0.0.1:PORT/ (loopback only)."""
+    from worktrack import paths
+    from worktrack.migrations import SchemaError
+    from worktrack.web import serve as board_server
+
+    settings = _settings()
+    try:
+        paths.prepare_home(settings)
+        asyncio.run(_using_app(settings, _nothing))  # a schema problem is a clear message
+    except SchemaError as error:
+        typer.echo(f"worktrack: {error.message}", err=True)
+        raise typer.Exit(2) from None
+    board_server.serve(settings, port, open_browser=open_browser)
 
 
 class McpClient(StrEnum):

@@ -45,6 +45,8 @@ from worktrack.limits import MAX_ARGUMENT_BYTES
 from worktrack.settings import MIN_HTTP_TOKEN_LENGTH, Settings
 
 PATH = "/mcp"
+BOARD_PATH = "/board"
+BOARD_BODY_BYTES = 4_096  # the board takes one form: the token
 # The largest legal call: 1 MiB of arguments as JSON plus the JSON-RPC envelope around them.
 MAX_BODY_BYTES = MAX_ARGUMENT_BYTES + 65_536
 MAX_CONNECTIONS = 100
@@ -280,14 +282,42 @@ class BodyReader:
                 return [{"type": "http.request", "body": bytes(body), "more_body": False}]
 
 
+class PathSplit:
+    """Requests under ``prefix`` go to ``inner`` (``root_path`` set to the prefix, so its
+    routes see the rest); everything else, lifespan included, goes to ``other``."""
+
+    def __init__(self, prefix: str, inner: ASGIApp, other: ASGIApp) -> None:
+        self.prefix = prefix
+        self.inner = inner
+        self.other = other
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not (
+            path == self.prefix or path.startswith(self.prefix + "/")
+        ):
+            await self.other(scope, receive, send)
+            return
+        if path == self.prefix:
+            location = (b"location", (self.prefix + "/").encode())
+            await refuse(send, 308, "Permanent Redirect", (location,))
+            return
+        await self.inner(
+            {**scope, "root_path": scope.get("root_path", "") + self.prefix}, receive, send
+        )
+
+
 def allowed_hosts(settings: Settings, host: str) -> tuple[str, ...]:
     bound = () if host in ("0.0.0.0", "::", "") else (host,)
     return (*LOOPBACK_NAMES, *bound, *settings.http_allowed_hosts)
 
 
-def http_app(mcp: FastMCP, settings: Settings, host: str, *, no_auth: bool) -> ASGIApp:
+def http_app(
+    mcp: FastMCP, settings: Settings, host: str, *, no_auth: bool, board: ASGIApp | None = None
+) -> ASGIApp:
     """The ASGI app: the gates (rate, Host, token, body), then FastMCP's Origin guard,
-    auth and MCP."""
+    auth and MCP; with ``board``, the board at ``/board`` (behind its own cookie gate,
+    which takes the same token) after the rate and Host gates."""
     check_bind(host, settings.http_token, no_auth)
     token = None if no_auth else settings.http_token
     if token is not None:
@@ -302,6 +332,9 @@ def http_app(mcp: FastMCP, settings: Settings, host: str, *, no_auth: bool) -> A
     app = BodyReader(app, MAX_BODY_BYTES, settings.http_body_timeout_seconds)
     if token is not None:
         app = TokenGate(app, token)
+    if board is not None:
+        small = BodyReader(board, BOARD_BODY_BYTES, settings.http_body_timeout_seconds)
+        app = PathSplit(BOARD_PATH, small, app)
     app = HostGuard(app, hosts)
     if settings.http_rate_limit > 0:
         burst = max(1, int(settings.http_rate_limit * BURST_SECONDS))
@@ -320,10 +353,23 @@ class _WithoutQuery(logging.Filter):
         return True
 
 
-def serve(mcp: FastMCP, settings: Settings, host: str, port: int, *, no_auth: bool) -> None:
+def serve(
+    mcp: FastMCP,
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    no_auth: bool,
+    board: ASGIApp | None = None,
+) -> None:
     """Run until interrupted. Uvicorn logs the address (with the real port if 0 was asked)."""
+    run(http_app(mcp, settings, host, no_auth=no_auth, board=board), host, port)
+
+
+def run(app: ASGIApp, host: str, port: int) -> None:
+    """Serve ``app`` with the connection limits above until interrupted."""
     config = uvicorn.Config(
-        http_app(mcp, settings, host, no_auth=no_auth),
+        app,
         host=host,
         port=port,
         lifespan="on",

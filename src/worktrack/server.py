@@ -17,7 +17,7 @@ from worktrack.limits import ArgumentLimits
 from worktrack.mcp_errors import ErrorMapping, mapped
 from worktrack.schemas import compact_input, compact_output
 from worktrack.services import archive_daily
-from worktrack.services.app import utcnow
+from worktrack.services.app import App, utcnow
 from worktrack.settings import Settings
 from worktrack.startup import open_app, running
 from worktrack.tools import (
@@ -51,14 +51,25 @@ INSTRUCTIONS = (
 
 
 def create_server(
-    settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    opened: Callable[[App | None], None] | None = None,
 ) -> FastMCP:
+    """The server; ``opened`` is told the app once it is open (and None when it closes):
+    the board served beside it over HTTP reads through the same app."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(_server: FastMCP) -> AsyncIterator[dict[str, Any]]:
         async with running(await open_app(settings, clock)) as app, archive_daily.daily(app):
-            yield {"app": app}
+            if opened is not None:
+                opened(app)
+            try:
+                yield {"app": app}
+            finally:
+                if opened is not None:
+                    opened(None)
 
     mcp = FastMCP(
         "worktrack",

@@ -24,6 +24,7 @@ from worktrack.bench import (
     floors,
     machine,
     maintenance,
+    page,
     portability,
     project,
     scenarios,
@@ -111,7 +112,7 @@ class _Steps:
 
     @classmethod
     def of(cls, options: Options, chosen: list[Scenario], progress: Progress) -> _Steps:
-        reads = sum(1 for s in chosen if not s.write)
+        reads = sum(1 for s in chosen if not s.write and s.page is None)
         over_stdio = (1 + reads) if options.stdio else 0
         more = 2 * options.maintenance + options.portability
         replica = 4 if options.database_url else 0  # first copy, then three measurements
@@ -239,7 +240,8 @@ async def _scenarios(run: _Run, chosen: list[Scenario]) -> None:
                 await _in_memory(run, client, app, scenario)
             if run.options.stdio:
                 spawner = Spawner(run.settings, run.directory)
-                await attempt(run.results.failures, "stdio", _over_stdio(run, spawner, reads))
+                tools = [s for s in reads if s.page is None]  # pages are not MCP calls
+                await attempt(run.results.failures, "stdio", _over_stdio(run, spawner, tools))
             for scenario in (s for s in chosen if s.write):
                 await _in_memory(run, client, app, scenario)
     finally:
@@ -290,7 +292,10 @@ async def _in_memory(run: _Run, client: Client[Any], app: App, scenario: Scenari
     """The scenario's row: its timings, or why it failed."""
     await run.steps.next(f"in memory: {scenario.name}")
     try:
-        measured = await _timed(run, client, app, scenario)
+        if scenario.page is not None:
+            measured = await _timed_page(run, app, scenario, scenario.page)
+        else:
+            measured = await _timed(run, client, app, scenario)
     except Exception as error:  # a failed scenario is a row saying why; the others run
         measured = _failed(scenario, reason(error))
     run.results.scenarios.append(measured)
@@ -327,6 +332,32 @@ async def _timed(run: _Run, client: Client[Any], app: App, scenario: Scenario) -
         Stats.of(whole),
         Stats.of(service) if service else None,
         chars,
+    )
+
+
+async def _timed_page(run: _Run, app: App, scenario: Scenario, path: str) -> Measured:
+    """Each round GETs the page through the board's app (its handler and in-memory time),
+    then calls the service it reads through."""
+    asgi = page.board_of(app)
+    whole: list[float] = []
+    service: list[float] = []
+    chars = 0
+    for n in range(run.options.warmup + run.options.iterations):
+        start = time.perf_counter()
+        status, body = await page.get(asgi, path)
+        took = time.perf_counter() - start
+        if status != 200:
+            raise RuntimeError(f"GET {path} answered {status}: {body[:200]!r}")
+        assert scenario.service is not None
+        start = time.perf_counter()
+        await scenario.service(app, **scenario.arguments(run.marks))
+        if n >= run.options.warmup:
+            whole.append(took)
+            service.append(time.perf_counter() - start)
+            chars = len(body.decode())
+    stats = Stats.of(whole)
+    return Measured(
+        scenario.name, scenario.tool, scenario.what, stats, stats, Stats.of(service), chars
     )
 
 

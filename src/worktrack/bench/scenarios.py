@@ -8,7 +8,7 @@ from typing import Any
 
 from worktrack.bench.project import Project
 from worktrack.bench.servers import NOOP
-from worktrack.services import dependencies, deployments, reports, vendors, work_items
+from worktrack.services import board, dependencies, deployments, reports, vendors, work_items
 
 Arguments = dict[str, Any]
 
@@ -59,6 +59,8 @@ class Scenario:
     write: bool = False
     # Writes that need what the previous call returned (the version an update must pass).
     observe: Callable[[Landmarks, dict[str, Any]], None] = field(default=lambda _m, _r: None)
+    # A page of the board (its path) instead of a tool: timed as a GET in memory.
+    page: str | None = None
 
 
 def _create(marks: Landmarks) -> Arguments:
@@ -151,6 +153,14 @@ SCENARIOS = (
         "full status report",
         _fixed(),
         reports.generate_status_report,
+    ),
+    Scenario(
+        "board",
+        "GET /",
+        "the board's page (HTML)",
+        _fixed(),
+        board.board,
+        page="/",
     ),
     Scenario(
         "create",

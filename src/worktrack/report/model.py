@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from worktrack.report.graph import EMPTY, Graph
+
 STANDARD_FORMATS = ("excel", "csv", "pdf", "ocr")
 
 
@@ -83,6 +85,7 @@ class Snapshot:
     since: datetime | None = None
     changes: Sequence[Change] = ()
     new_deployments: Sequence[Deployment] = ()
+    graph: Graph = EMPTY
 
 
 def supported_formats(flags: Mapping[str, Any]) -> tuple[str, ...]:

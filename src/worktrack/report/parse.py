@@ -37,6 +37,8 @@ _SECTIONS = {
     "deployments": re.compile(r"Recent Deployments \(Last ([0-9]{1,9})\)"),
     "enhancements": re.compile(r"Future Enhancements \(([0-9]{1,9})\)"),
 }
+# Drawn for people (mermaid), not read back: its lines are skipped.
+_GRAPH = "Dependency Graph"
 _SUBSECTION = re.compile(r"(Completed|Created|Blocked|Deployments) \(([0-9]{1,9})\)")
 _FOOTER = re.compile(r"\*Generated at (.{1,64})\*")
 _EXCERPT = 60
@@ -128,6 +130,8 @@ class _Reader:
             self._change(number, line)
         elif self.section == "footer":
             self._footer(line)
+        elif self.section == "graph":
+            return
         else:
             raise Bad("text outside any known section")
 
@@ -150,6 +154,9 @@ class _Reader:
         if text.startswith(_CHANGES):
             self._enter("changes")
             self.changes_since = fields.timestamp(text[len(_CHANGES) :])
+            return
+        if text == _GRAPH:
+            self._enter("graph")
             return
         for section, pattern in _SECTIONS.items():
             if found := pattern.fullmatch(text):

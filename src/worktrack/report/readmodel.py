@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack import tables
 from worktrack.hierarchy import ancestor_ids
+from worktrack.report import graph
 from worktrack.report import queries as q
 from worktrack.report.model import (
     Change,
@@ -37,6 +38,7 @@ async def load(conn: AsyncConnection, since: datetime | None = None) -> Snapshot
         work_items=await _work_items(conn),
         deployments=await _deployments(conn, q.RECENT, window, names),
         enhancements=[Enhancement(*row) for row in await conn.execute(q.ENHANCEMENTS)],
+        graph=await graph.load(conn),
     )
     if tap.active():
         _shown(snapshot)
@@ -89,12 +91,10 @@ def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-async def _vendors(conn: AsyncConnection) -> list[Vendor]:
+async def _vendors(conn: AsyncConnection, query: Select[Any] = q.VENDORS) -> list[Vendor]:
     found = []
     # Unpacked: looking columns up by name on each row cost more than building the row.
-    for vendor_id, version, name, status, extractor_version, metadata in await conn.execute(
-        q.VENDORS
-    ):
+    for vendor_id, version, name, status, extractor_version, metadata in await conn.execute(query):
         meta = _object(metadata)
         results = _object(meta.get("test_results"))
         found.append(
@@ -158,3 +158,14 @@ async def _changes(conn: AsyncConnection, since: datetime) -> list[Change]:
             latest.pop((kind, item[0]), None)  # listed once, at its latest time
             latest[(kind, item[0])] = Change(kind, at, *item)
     return list(latest.values())
+
+
+async def vendors(conn: AsyncConnection, query: Select[Any] = q.VENDORS) -> list[Vendor]:
+    """The vendors ``query`` selects (every one by default), as the report lists them."""
+    return await _vendors(conn, query)
+
+
+async def recent_deployments(conn: AsyncConnection) -> list[Deployment]:
+    """The report's recent deployments (the board shows them too)."""
+    window: dict[str, Any] = {"since": None}
+    return await _deployments(conn, q.RECENT, window, await _vendor_names(conn, q.NAMES, window))

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import TYPE_CHECKING, NamedTuple
 
+from worktrack.report import mermaid
 from worktrack.report.escape import inline, list_item
 from worktrack.report.model import Change, Deployment, Enhancement, Snapshot, Vendor, WorkItem
 
@@ -223,4 +224,5 @@ def render(snapshot: Snapshot, generated_at: datetime) -> str:
         work_items=[_item(depth, item) for depth, item in tree(snapshot.work_items)],
         deployments=[_deployment(d) for d in snapshot.deployments],
         enhancements=[_enhancement(e) for e in snapshot.enhancements],
+        graph=mermaid.lines(snapshot.graph),
     )
