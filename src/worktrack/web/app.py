@@ -27,10 +27,12 @@ from worktrack.errors import NotFoundError, UnavailableError, ValidationError
 from worktrack.services import board as service
 from worktrack.services.app import App
 from worktrack.services.history import get_history
+from worktrack.services.notes import list_notes
 from worktrack.web.pages import render
 
 COOKIE = "worktrack_board"
 REFRESH_SECONDS = 5
+NOTES_SHOWN = 50  # the newest; the view says how many there are in all
 MAX_FORM_BYTES = 4_096
 # No request leaves the server: scripts, styles, images and fetches from this origin only,
 # and no inline script at all (so markup that slipped through could not run).
@@ -97,10 +99,17 @@ class _Board:
         item_id = request.path_params["id"]
         found = await service.board_item(app, id=item_id)
         history = await get_history(app, entity="work_item", id=found.id)
-        # Notes arrive with the notes service; until then the block shows none.
-        notes: list[Any] = []
+        notes = await list_notes(app, work_item_id=found.id, limit=NOTES_SHOWN)
         return _page(
-            render("item.html", **self.context(item=found, history=history.changes, notes=notes))
+            render(
+                "item.html",
+                **self.context(
+                    item=found,
+                    history=history.changes,
+                    notes=notes.items,
+                    notes_count=notes.total_count,
+                ),
+            )
         )
 
     async def children(self, request: Request) -> Response:
