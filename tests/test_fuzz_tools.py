@@ -99,7 +99,7 @@ class Session:
         made = [
             self.call(
                 "create_work_item",
-                {"item_type": "project", "title": "Seed", "metadata": PROJECT_META},
+                {"item_type": "project", "title": "Seed", "description": "d", "metadata": PROJECT_META},
             ),
             self.call(
                 "create_work_item",
