@@ -99,7 +99,12 @@ class Session:
         made = [
             self.call(
                 "create_work_item",
-                {"item_type": "project", "title": "Seed", "description": "d", "metadata": PROJECT_META},
+                {
+                    "item_type": "project",
+                    "title": "Seed",
+                    "description": "d",
+                    "metadata": PROJECT_META,
+                },
             ),
             self.call(
                 "create_work_item",

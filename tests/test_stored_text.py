@@ -240,9 +240,7 @@ async def test_sql_metacharacters_round_trip_byte_exact(client: Client[Any], val
 async def test_like_wildcards_in_text_search_match_literally(client: Client[Any]) -> None:
     titles = ["100% done", "1000 done", "a_b", "axb", "back\\slash", "backslash", "50%_off"]
     for title in titles:
-        await call(
-            client, "create_work_item", item_type="project", title=title, description="d"
-        )
+        await call(client, "create_work_item", item_type="project", title=title, description="d")
 
     async def found(text: str) -> list[str]:
         page = await call(client, "list_work_items", text=text)
