@@ -48,6 +48,8 @@ async def _seed(client: Client[Any]) -> dict[str, Any]:
         title=INJECTION[1],
         parent_id=project["id"],
         status="blocked",
+        description=SNEAKY,
+        acceptance_criteria=SNEAKY,
         metadata={"blocked_reason": SNEAKY},
     )
     await call(client, "update_work_item", id=task["id"], version=1, title=SNEAKY, status="active")
