@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+import pydantic
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
 from worktrack.errors import ValidationError
 from worktrack.models.common import (
@@ -17,6 +18,7 @@ from worktrack.models.common import (
     ShownJson,
     Text,
     Timestamp,
+    to_validation_error,
     validate_as,
 )
 
@@ -97,6 +99,18 @@ METADATA_SCHEMAS: dict[str, type[_Metadata]] = {
     "task": TaskMetadata,
     "research": ResearchMetadata,
 }
+
+
+_LABELS: TypeAdapter[list[str]] = TypeAdapter(Labels)
+
+
+def checked_labels(labels: list[str]) -> list[str]:
+    """Labels as stored (lower-case, unique, sorted), checked for callers that skip the tool
+    boundary (the legacy import, tests, a replayed call)."""
+    try:
+        return _LABELS.validate_python(labels)
+    except pydantic.ValidationError as error:
+        raise to_validation_error(error, "labels") from None
 
 
 def checked_metadata(

@@ -19,6 +19,7 @@ from worktrack.models.work_items import (
     WorkItemPage,
     WorkItemRecord,
     WorkItemSummary,
+    checked_labels,
     checked_metadata,
     merge_patch,
 )
@@ -162,7 +163,7 @@ def new_item(
         "title": title,
         "description": stored_description,
         "acceptance_criteria": criteria,
-        "labels": sorted(set(labels or [])),
+        "labels": checked_labels(labels or []),
         "status": status,
         "priority": priority,
         "parent_id": ancestor_ids(path)[-1] if parent_path else None,
@@ -244,7 +245,7 @@ def _edits(item: WorkItem, given: dict[str, Any]) -> dict[str, Any]:
     if "description" in edits:
         edits["description"] = _description(item.item_type, edits["description"])
     if "labels" in edits:
-        edits["labels"] = sorted(set(edits["labels"]))
+        edits["labels"] = checked_labels(edits["labels"])
     return edits
 
 
