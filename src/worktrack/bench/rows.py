@@ -16,9 +16,9 @@ from worktrack.models.deployments import checked_metadata as deployment_metadata
 from worktrack.models.vendors import parse_metadata, stored_metadata
 from worktrack.models.work_items import checked_metadata
 from worktrack.services.common import created
-from worktrack.services.work_items import item_search_text
 from worktrack.store.history import change_row
 from worktrack.store.vendors import name_key
+from worktrack.text import item_search_text
 
 Row = dict[str, Any]
 

@@ -36,7 +36,7 @@ from worktrack.store.history import change_row
 from worktrack.store.sql import resolve_id
 from worktrack.tables import CLOSED_STATUSES, work_items_archive
 from worktrack.tables import work_items as work_items_table
-from worktrack.text import like_contains, reveal, search_text
+from worktrack.text import item_search_text, like_contains, reveal
 
 ENTITY = "work_item"
 TRACKED = (
@@ -108,13 +108,6 @@ def _description(item_type: str, value: str | None) -> str | None:
     if item_type == "project":
         raise ValidationError("description", "required for a project: a non-blank description")
     return None
-
-
-def item_search_text(
-    title: str, description: str | None, acceptance_criteria: str | None, metadata: Any
-) -> str:
-    """What a ``text`` filter matches: title, description, acceptance criteria, metadata."""
-    return search_text(title, description, acceptance_criteria, metadata)
 
 
 async def default_budget(conn: AsyncConnection) -> int:
