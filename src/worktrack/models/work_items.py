@@ -151,7 +151,7 @@ class WorkItemSummary(BaseModel):
     title: Shown
     status: Status
     priority: int
-    labels: list[str]
+    labels: list[Shown]  # checked ASCII on the way in; shown revealed like all stored text
     parent_id: str | None
     depth: int
     version: int

@@ -268,7 +268,7 @@ def _claim_warning(item: WorkItem, actor: str, now: datetime) -> list[str]:
         return []
     return [
         f"work item {item.id} is claimed by {reveal(item.claimed_by)} until "
-        f"{until.isoformat()}; the change was applied, tell them"
+        f"{until.isoformat()}; your change was applied anyway"
     ]
 
 
