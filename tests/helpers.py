@@ -35,7 +35,7 @@ async def fail(client: Client[Any], tool: str, **arguments: Any) -> dict[str, An
     return error
 
 
-PROJECT_META = {"description": "the project"}
+PROJECT_META = {"target_quarter": "2026-Q4"}
 SESSION_META = {
     "token_budget": 50_000,
     "prompts_count": 0,
@@ -44,9 +44,8 @@ SESSION_META = {
 
 
 async def project(client: Client[Any], title: str = "Project", **extra: Any) -> dict[str, Any]:
-    return await call(
-        client, "create_work_item", item_type="project", title=title, metadata=PROJECT_META, **extra
-    )
+    extra.setdefault("description", "the project")
+    return await call(client, "create_work_item", item_type="project", title=title, **extra)
 
 
 async def task(

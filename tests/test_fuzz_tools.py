@@ -66,6 +66,16 @@ DEPLOYMENT_META = {
 TARGET_TYPES = {"big_number": "integer", "hostile_text": "string", "huge_string": "string"}
 PLAIN = string.ascii_letters + string.digits + " -_%'"
 GOOD_METADATA = [PROJECT_META, SESSION_META, VENDOR_META, DEPLOYMENT_META, {}]
+# Patches that merge into some item type's metadata; null removes a key.
+GOOD_PATCHES = [
+    {"estimated_hours": 2},
+    {"blocked_reason": None},
+    {"token_budget": None, "prompts_count": 1},
+    {"yaml_frontmatter": {"goal": "x"}},
+    {"target_quarter": "2027-Q1"},
+    {},
+]
+GOOD_LABELS = [["backend"], ["Backend", "backend", "area:ui"], [], ["v1.2/x-y_z"]]
 ID_KINDS = ("work_item", "vendor", "enhancement", "depends_on")  # matched in argument names
 
 
@@ -99,7 +109,12 @@ class Session:
         made = [
             self.call(
                 "create_work_item",
-                {"item_type": "project", "title": "Seed", "metadata": PROJECT_META},
+                {
+                    "item_type": "project",
+                    "title": "Seed",
+                    "description": "d",
+                    "metadata": PROJECT_META,
+                },
             ),
             self.call(
                 "create_work_item",
@@ -152,6 +167,11 @@ def _with_known_values(
             changed[key] = list(dict.fromkeys(data.draw(st.sampled_from(pool)) for _ in value))
         elif key == "metadata":
             changed[key] = data.draw(st.sampled_from(GOOD_METADATA))
+        elif key == "metadata_patch":
+            changed[key] = data.draw(st.sampled_from(GOOD_PATCHES))
+        elif key in ("labels", "label"):
+            labels = data.draw(st.sampled_from(GOOD_LABELS))
+            changed[key] = labels if key == "labels" else (labels or ["backend"])[0]
     if "version" in args:
         changed["version"] = data.draw(st.sampled_from([1, 2, args["version"]]))
     return changed
@@ -265,3 +285,74 @@ def test_deep_nesting_is_a_validation_error_not_a_crash(backend: Backend, depth:
         error = error_of(result)
         assert error["error"] == "ValidationError" and error["details"]["field"] == "arguments"
         assert "nested deeper" in error["message"]
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def test_hostile_text_in_descriptions_labels_and_patches(backend: Backend) -> None:
+    """Every hostile value in each new text field: refused as a ValidationError naming the
+    field, or stored exactly and shown with nothing hidden; the server keeps serving."""
+    with asyncio.Runner() as runner, Session(backend, runner) as session:
+        session.seed()
+        task_id = session.known["work_item"][2]
+        outcomes: dict[str, int] = {}
+        for value in HOSTILE_TEXT:
+            calls: list[tuple[str, dict[str, Any], str]] = [
+                (
+                    "create_work_item",
+                    {"item_type": "task", "title": "t", "description": value},
+                    "description",
+                ),
+                (
+                    "create_work_item",
+                    {"item_type": "task", "title": "t", "acceptance_criteria": value},
+                    "acceptance_criteria",
+                ),
+                (
+                    "create_work_item",
+                    {"item_type": "task", "title": "t", "labels": [value]},
+                    "labels.0",
+                ),
+                (
+                    "create_work_item",
+                    {"item_type": "project", "title": "p", "description": value},
+                    "description",
+                ),
+                ("list_work_items", {"label": value}, "label"),
+                ("list_work_items", {"text": value}, "text"),
+            ]
+            current = session.call("query_work_item", {"id": task_id}).structured_content
+            # The client cannot even send a lone surrogate as a key.
+            key = value if _encodable(value) else "odd"
+            calls.append(
+                (
+                    "update_work_item",
+                    {
+                        "id": task_id,
+                        "version": current["version"],
+                        "metadata_patch": {"blocked_reason": value, key: None},
+                    },
+                    "metadata_patch",
+                )
+            )
+            for tool, arguments, field in calls:
+                result = session.call(tool, arguments)
+                assert not hidden_characters(result), f"{tool}: hidden characters shown"
+                if result.is_error:
+                    error = error_of(result)
+                    assert error["error"] == "ValidationError", (tool, value, error)
+                    named = error["details"]["field"]
+                    # A lone surrogate is refused for the whole call (limits.py).
+                    assert named.startswith(field.split(".")[0]) or named == "arguments", error
+                    outcome = "refused"
+                else:
+                    outcome = "ok"
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            assert not session.call("list_work_items", {}).is_error
+        assert outcomes.get("ok") and outcomes.get("refused")  # both paths were taken

@@ -372,3 +372,96 @@ def test_the_alembic_command_upgrades_and_downgrades_from_the_repository_root(
         assert done.returncode == 0, done.stderr
     assert _inspect(empty_url, _drift) == []
     assert _inspect(empty_url, _tables) == set(metadata.tables)
+
+
+# Migration 0007: a project's description leaves its metadata; six statuses.
+OLD_PROJECT, ARCHIVED_PROJECT = PARENT, "10000000-0000-4000-8000-000000000009"
+NEW_STATUS_IDS = {
+    status: f"60000000-0000-4000-8000-00000000000{n}"
+    for n, status in enumerate(("in_progress", "deferred", "cancelled"), start=1)
+}
+
+
+def _columns(url: str, table: str, ids: list[str], names: tuple[str, ...]) -> dict[str, Any]:
+    """``{id: (column values...)}`` of these rows, as stored."""
+
+    def run(conn: Connection) -> dict[str, Any]:
+        stored = _table(table)
+        query = select(stored.c.id, *(stored.c[name] for name in names)).where(stored.c.id.in_(ids))
+        return {row[0]: tuple(row[1:]) for row in conn.execute(query)}
+
+    found: dict[str, Any] = _inspect(url, run)
+    return found
+
+
+def _old_project(item_id: str, description: str) -> dict[str, Any]:
+    path = f"/{item_id}"
+    return _item(PARENT, None, "active") | {
+        "id": item_id,
+        "path": path,
+        "metadata": {"description": description, "target_quarter": "2027-Q1"},
+    }
+
+
+def test_0007_moves_a_projects_description_out_of_metadata_and_back(empty_url: str) -> None:
+    config = alembic_config(empty_url)
+    command.upgrade(config, "0006")
+    long_text = "é" * 1500
+    _insert(
+        empty_url,
+        {
+            "work_items": [
+                _old_project(OLD_PROJECT, "kept"),
+                _item(CHILD, PARENT, "completed"),
+            ],
+            "work_items_archive": [
+                _old_project(ARCHIVED_PROJECT, "archived words") | {"archived_at": AT}
+            ],
+        },
+    )
+    command.upgrade(config, "0007")
+    names = ("description", "metadata", "labels", "acceptance_criteria", "status")
+    assert _columns(empty_url, "work_items", [OLD_PROJECT, CHILD], names) == {
+        OLD_PROJECT: ("kept", {"target_quarter": "2027-Q1"}, [], None, "active"),
+        CHILD: (None, {"estimated_hours": 2}, [], None, "completed"),
+    }
+    assert _columns(empty_url, "work_items_archive", [ARCHIVED_PROJECT], names) == {
+        ARCHIVED_PROJECT: ("archived words", {"target_quarter": "2027-Q1"}, [], None, "active")
+    }
+
+    def new_values(conn: Connection) -> None:
+        items = metadata.tables["work_items"]
+        conn.execute(
+            items.update()
+            .where(items.c.id == OLD_PROJECT)
+            .values(description=long_text, labels=["a"])
+        )
+        conn.execute(
+            insert(items),
+            [
+                _item(item_id, PARENT, status) | {"labels": ["x"], "acceptance_criteria": "ok"}
+                for status, item_id in NEW_STATUS_IDS.items()
+            ],
+        )
+        conn.commit()
+
+    _inspect(empty_url, new_values)
+    command.downgrade(config, "0006")
+    ids = [OLD_PROJECT, CHILD, *NEW_STATUS_IDS.values()]
+    down = _columns(empty_url, "work_items", ids, ("metadata", "status"))
+    # The old schema capped a project's metadata.description at 1,000 characters.
+    assert down[OLD_PROJECT] == (
+        {"description": long_text[:1000], "target_quarter": "2027-Q1"},
+        "active",
+    )
+    assert down[CHILD] == ({"estimated_hours": 2}, "completed")
+    assert down[NEW_STATUS_IDS["in_progress"]][1] == "active"
+    assert down[NEW_STATUS_IDS["deferred"]][1] == "blocked"
+    assert down[NEW_STATUS_IDS["cancelled"]][1] == "completed"
+    assert _columns(empty_url, "work_items_archive", [ARCHIVED_PROJECT], ("metadata",)) == {
+        ARCHIVED_PROJECT: ({"description": "archived words", "target_quarter": "2027-Q1"},)
+    }
+    command.upgrade(config, "head")
+    again = _columns(empty_url, "work_items", [OLD_PROJECT], ("description", "metadata"))
+    assert again == {OLD_PROJECT: (long_text[:1000], {"target_quarter": "2027-Q1"})}
+    assert _inspect(empty_url, _drift) == []

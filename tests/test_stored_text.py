@@ -19,7 +19,7 @@ from worktrack.tables import deployments, enhancements, vendors, work_items
 from worktrack.text import escape_code
 
 from conftest import Backend
-from helpers import PROJECT_META, call, fail
+from helpers import call, fail
 from hostile import INJECTION, INVISIBLE, SQL, hidden_characters
 
 # One string per field that carries every hidden character and an instruction in a comment.
@@ -36,7 +36,8 @@ async def _seed(client: Client[Any]) -> dict[str, Any]:
         "create_work_item",
         item_type="project",
         title=SNEAKY,
-        metadata={"description": SNEAKY, "constitutional_principles": [SNEAKY]},
+        description=SNEAKY,
+        metadata={"constitutional_principles": [SNEAKY]},
         branch_name="feat\u200b/\u202eexe",
         created_by="agent\u202e",
     )
@@ -47,6 +48,8 @@ async def _seed(client: Client[Any]) -> dict[str, Any]:
         title=INJECTION[1],
         parent_id=project["id"],
         status="blocked",
+        description=SNEAKY,
+        acceptance_criteria=SNEAKY,
         metadata={"blocked_reason": SNEAKY},
     )
     await call(client, "update_work_item", id=task["id"], version=1, title=SNEAKY, status="active")
@@ -206,12 +209,13 @@ async def test_sql_metacharacters_round_trip_byte_exact(client: Client[Any], val
         "create_work_item",
         item_type="project",
         title=value,
-        metadata={"description": value, "constitutional_principles": [value]},
+        description=value,
+        metadata={"constitutional_principles": [value]},
         branch_name=value,
         created_by=value,
     )
     found = await call(client, "query_work_item", id=item["id"])
-    assert found["title"] == found["metadata"]["description"] == found["branch_name"] == value
+    assert found["title"] == found["description"] == found["branch_name"] == value
     assert found["created_by"] == value
     vendor = await call(
         client, "create_vendor", name=value, extractor_version=value, metadata=VENDOR_META
@@ -238,9 +242,7 @@ async def test_sql_metacharacters_round_trip_byte_exact(client: Client[Any], val
 async def test_like_wildcards_in_text_search_match_literally(client: Client[Any]) -> None:
     titles = ["100% done", "1000 done", "a_b", "axb", "back\\slash", "backslash", "50%_off"]
     for title in titles:
-        await call(
-            client, "create_work_item", item_type="project", title=title, metadata=PROJECT_META
-        )
+        await call(client, "create_work_item", item_type="project", title=title, description="d")
 
     async def found(text: str) -> list[str]:
         page = await call(client, "list_work_items", text=text)

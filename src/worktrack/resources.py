@@ -99,19 +99,23 @@ Plan a work session in worktrack for this goal:
 {goal}
 </goal>
 
-1. Call get_project_configuration and note default_token_budget.
-2. Find the project the goal belongs to: list_work_items(item_type="project"). If none fits,
-   create one with create_work_item(item_type="project", title=..., \
-metadata={{"description": ...}}).
-3. Create the session under it: create_work_item(item_type="session", parent_id=<project id>,
-   title=<the goal in a few words>, metadata={{"token_budget": <default_token_budget>,
-   "prompts_count": 0, "yaml_frontmatter": {{"schema_version": "1.0"}}}}).
-4. Break the goal into small tasks, each finishable in one sitting: create_work_item(
+1. Find the project the goal belongs to: list_work_items(item_type="project"). If none fits,
+   create one with create_work_item(item_type="project", title=..., description=<what the
+   project is for, in markdown>).
+2. Create the session under it: create_work_item(item_type="session", parent_id=<project id>,
+   title=<the goal in a few words>, description=<the goal and how you will know it is met>).
+   Its token budget defaults to the configuration's default_token_budget.
+3. Break the goal into small tasks, each finishable in one sitting: create_work_item(
    item_type="task", or "research" for an open question, parent_id=<session id>, title=...,
+   description=<what to do and why, with the files or commands involved>,
+   acceptance_criteria=<how to check it is done, one line per check>,
+   labels=[<a few lower-case labels such as "backend" or "docs">],
    priority=0 (most urgent) .. 4).
-5. Where a task needs another finished first, link them: add_dependency(source_id=<later task>,
+4. Where a task needs another finished first, link them: add_dependency(source_id=<later task>,
    target_id=<earlier task>, dependency_type="depends_on").
-6. Then work through them: ready_work(parent_id=<session id>) lists what can start now;
-   claim_work_item(id=...) before you start one, so other assistants leave it to you. Pass the
-   version you last read to every update_work_item and mark tasks completed as you finish them.
+5. Then work through them: ready_work(parent_id=<session id>) lists what can start now;
+   claim_work_item(id=...) before you start one, so other assistants leave it to you, and set
+   its status to "in_progress". Pass the version you last read to every update_work_item; use
+   metadata_patch to change a few metadata keys. Mark a task "completed" when its acceptance
+   criteria hold, or "cancelled" if it is no longer needed.
 """

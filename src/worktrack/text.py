@@ -80,6 +80,14 @@ def search_text(*parts: Any) -> str:
     return "\n".join(s for part in parts for s in json_strings(part, keys=False)).casefold()
 
 
+def item_search_text(
+    title: str, description: str | None, acceptance_criteria: str | None, metadata: Any
+) -> str:
+    """What a work item's ``text`` filter matches: its title, description, acceptance
+    criteria and metadata values (not its labels, which have their own filter)."""
+    return search_text(title, description, acceptance_criteria, metadata)
+
+
 _LIKE_SPECIAL = re.compile(r"([\\%_])")
 
 

@@ -95,8 +95,10 @@ def _only(**parts: Any) -> Project:
 
 
 async def test_work_item_and_dependency_rows_match_the_services(app: App, clock: Clock) -> None:
-    meta = {"description": "the project", "target_quarter": "2027-Q1"}
-    root = await work_items.create_work_item(app, item_type="project", title="Root", metadata=meta)
+    meta = {"target_quarter": "2027-Q1"}
+    root = await work_items.create_work_item(
+        app, item_type="project", title="Root", description="the project", metadata=meta
+    )
     child = await work_items.create_work_item(
         app,
         item_type="task",
@@ -113,7 +115,18 @@ async def test_work_item_and_dependency_rows_match_the_services(app: App, clock:
         app, source_id=root.id, target_id=child.id, dependency_type="blocks"
     )
     twin_root = Item(
-        _new_id(), "project", "Root", None, "active", 2, meta, None, None, None, root.created_at
+        _new_id(),
+        "project",
+        "Root",
+        None,
+        "active",
+        2,
+        meta,
+        None,
+        None,
+        None,
+        root.created_at,
+        description="the project",
     )
     twin_child = Item(
         _new_id(),

@@ -82,9 +82,7 @@ async def _title(app: App, item_id: str) -> Any:
 
 
 async def _project(app: App, title: str = "Project") -> Any:
-    return await work_items.create_work_item(
-        app, item_type="project", title=title, metadata={"description": "d"}
-    )
+    return await work_items.create_work_item(app, item_type="project", title=title, description="d")
 
 
 async def _populate(app: App) -> list[Any]:

@@ -63,6 +63,28 @@ def test_what_is_no_hash_is_refused(written: str) -> None:
         normalise.commit(written)
 
 
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        ("Active", "active"),
+        ("In Progress", "in_progress"),
+        ("in-progress", "in_progress"),
+        ("WIP", "in_progress"),
+        ("blocked", "blocked"),
+        ("On hold", "deferred"),
+        ("Deferred", "deferred"),
+        ("Done", "completed"),
+        ("completed", "completed"),
+        ("Canceled", "cancelled"),
+        ("cancelled", "cancelled"),
+    ],
+)
+def test_legacy_status_words_map_to_the_six_statuses(written: str, stored: str) -> None:
+    assert normalise.item_status(written) == stored
+    plan = _plan(f"## Active Work Items (1)\n\n### A (task)\n- **Status**: {written}\n")
+    assert plan.errors == [] and plan.items[0].entry.status == stored
+
+
 ITEMS = """## Active Work Items (4)
 
 ### Alpha (project)
@@ -89,7 +111,9 @@ def test_parents_named_by_title_without_indentation_come_first() -> None:
     applied = {(d.field, d.applied_to): d.value for d in plan.defaults}
     assert applied["status", "Task two"] == "active"
     assert applied["created_at", "Alpha"] == IMPORT_TIME
-    assert applied["metadata.description", "Alpha"]
+    assert applied["description", "Alpha"]
+    assert plan.items[0].entry.description == applied["description", "Alpha"]
+    assert "description" not in plan.items[0].entry.metadata
     assert applied["metadata.token_budget", "Beta"] == 200_000
     assert plan.items[1].entry.metadata["yaml_frontmatter"] == {"schema_version": "legacy"}
 
@@ -111,7 +135,7 @@ def test_parents_named_by_title_without_indentation_come_first() -> None:
         ),
         ("### A (task)\n- **Parent**: B\n### B (task)\n- **Parent**: A\n", "form a cycle"),
         ("### A (sprint)\n", "item_type: Input should be 'project', 'session', 'task' or"),
-        ("### A (task)\n- **Status**: done\n", "status: Input should be 'active', 'completed'"),
+        ("### A (task)\n- **Status**: finito\n", "status: Input should be 'active', 'in_progress'"),
     ],
 )
 def test_work_item_problems_name_their_line(body: str, problem: str) -> None:

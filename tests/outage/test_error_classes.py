@@ -32,7 +32,7 @@ from worktrack.services import sync, work_items
 from worktrack.startup import close_app, open_app
 
 from conftest import OUTAGE_DB, Outage
-from helpers import PROJECT_META, call, fail, project, task
+from helpers import call, fail, project, task
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -157,7 +157,7 @@ async def test_a_slow_read_is_answered_locally_saying_the_primary_is_slow(outage
     app = await open_app(outage.settings(), outage.clock)
     try:
         made = await work_items.create_work_item(
-            app, item_type="project", title="Read me", metadata=PROJECT_META
+            app, item_type="project", title="Read me", description="the project"
         )
         await outage.refresh()
 
@@ -289,7 +289,7 @@ async def test_a_deadlock_on_every_attempt_is_slow(outage: Outage) -> None:
     try:
         app.db.attempts = 1  # no second chance: the deadlock is what the caller meets
         made = await work_items.create_work_item(
-            app, item_type="project", title="Victim", metadata=PROJECT_META
+            app, item_type="project", title="Victim", description="the project"
         )
         async with session(outage) as other:
             await other.execute("SET deadlock_timeout = '10s'")

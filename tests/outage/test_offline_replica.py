@@ -50,7 +50,7 @@ async def main():
     app = (await open_app(Settings())).acting_as("other process")
     try:
         root = await work_items.create_work_item(
-            app, item_type="project", title="written elsewhere", metadata={"description": "d"}
+            app, item_type="project", title="written elsewhere", description="d"
         )
         ids = [
             (await work_items.create_work_item(

@@ -213,7 +213,7 @@ async def test_o3_a_crash_after_commit_never_applies_a_write_twice(
     app = await open_app(outage.settings(), outage.clock)
     try:
         root = await work_items.create_work_item(
-            app, item_type="project", title="crash", metadata={"description": "d"}
+            app, item_type="project", title="crash", description="d"
         )
         await sync.sync_now(app)  # the replica holds it: it can be changed offline
         version = root.version
@@ -293,7 +293,7 @@ async def test_o3_a_killed_replayer_process_leaves_nothing_applied_twice(outage:
     app = await open_app(outage.settings(), outage.clock)
     try:
         root = await work_items.create_work_item(
-            app, item_type="project", title="killed", metadata={"description": "d"}
+            app, item_type="project", title="killed", description="d"
         )
         await sync.sync_now(app)
         outage.proxy.set_mode("down")

@@ -330,7 +330,7 @@ async def test_export_reads_one_consistent_snapshot(backend: Backend, clock: Clo
                 other.acting_as("elsewhere"),
                 item_type="project",
                 title="committed meanwhile",
-                metadata={"description": "during the export"},
+                description="during the export",
             )
         written.extend(found)
 

@@ -47,7 +47,7 @@ async def small_project(app: App, clock: Clock) -> None:
         "project",
         "Invoice platform",
         priority=1,
-        metadata={"description": "parse every invoice"},
+        description="parse every invoice",
     )
     await _item(
         app,
@@ -211,7 +211,7 @@ def test_format_flags_standard_first_then_the_rest_sorted_and_a_flag_named_none(
 async def _grow(app: App, clock: Clock, numbers: range) -> None:
     for n in numbers:
         root = await work_items.create_work_item(
-            app, item_type="project", title=f"P{n}", metadata={"description": "d"}
+            app, item_type="project", title=f"P{n}", description="d"
         )
         child = await work_items.create_work_item(
             app, item_type="task", title=f"T{n}", parent_id=root.id, status="completed"

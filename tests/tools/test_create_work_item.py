@@ -14,7 +14,8 @@ async def test_create_returns_the_whole_item(client: Client[Any], backend: Any) 
         "create_work_item",
         item_type="project",
         title="Ledger",
-        metadata={**PROJECT_META, "target_quarter": "2026-Q4"},
+        description="The **ledger**: every invoice, booked once.",
+        metadata=PROJECT_META,
         branch_name="feature/x",
         commit_hash="a" * 40,
         pr_number=7,
@@ -22,7 +23,9 @@ async def test_create_returns_the_whole_item(client: Client[Any], backend: Any) 
     assert item["version"] == 1
     assert item["depth"] == 0 and item["parent_id"] is None
     assert item["path"] == f"/{item['id']}"
-    assert item["metadata"] == {"description": "the project", "target_quarter": "2026-Q4"}
+    assert item["metadata"] == {"target_quarter": "2026-Q4"}
+    assert item["description"] == "The **ledger**: every invoice, booked once."
+    assert (item["acceptance_criteria"], item["labels"], item["claimed_by"]) == (None, [], None)
     assert (item["branch_name"], item["commit_hash"], item["pr_number"]) == (
         "feature/x",
         "a" * 40,
@@ -99,10 +102,9 @@ async def test_bad_arguments_name_the_field(
 @pytest.mark.parametrize(
     ("item_type", "metadata", "field"),
     [
-        ("project", {}, "metadata.description"),
-        ("project", {"description": "d", "owner": "me"}, "metadata.owner"),
-        ("project", {"description": "d" * 1001}, "metadata.description"),
-        ("project", {"description": "d", "target_quarter": "Q4 2026"}, "metadata.target_quarter"),
+        ("project", {"description": "d"}, "description"),
+        ("project", {"owner": "me"}, "metadata.owner"),
+        ("project", {"target_quarter": "Q4 2026"}, "metadata.target_quarter"),
         (
             "session",
             {"token_budget": 999, "prompts_count": 0, "yaml_frontmatter": {"schema_version": 1}},
@@ -131,11 +133,14 @@ async def test_bad_arguments_name_the_field(
 async def test_metadata_is_checked_by_item_type(
     client: Client[Any], item_type: str, metadata: dict[str, Any], field: str
 ) -> None:
+    described = {"description": "d"} if item_type == "project" else {}
     error = await fail(
-        client, "create_work_item", item_type=item_type, title="x", metadata=metadata
+        client, "create_work_item", item_type=item_type, title="x", metadata=metadata, **described
     )
     assert error["error"] == "ValidationError"
     assert error["details"]["field"] == field
+    listed = await call(client, "list_work_items", include_deleted=True)
+    assert listed["total_count"] == 0
 
 
 async def test_valid_metadata_of_every_type(client: Client[Any]) -> None:

@@ -73,9 +73,11 @@ async def test_list_filters_and_detail(client: Client[Any]) -> None:
         "title",
         "status",
         "priority",
+        "labels",
         "parent_id",
         "depth",
         "version",
+        "claimed_by",
         "updated_at",
     }
     full = await call(client, "list_work_items", detail="full", limit=1)

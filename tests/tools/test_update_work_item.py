@@ -60,9 +60,9 @@ async def test_metadata_given_replaces_metadata_stored(client: Client[Any]) -> N
         "update_work_item",
         id=item["id"],
         version=2,
-        metadata={"description": "projects only"},
+        metadata={"target_quarter": "2026-Q1"},
     )
-    assert error["details"]["field"] == "metadata.description"
+    assert error["details"]["field"] == "metadata.target_quarter"
 
 
 @pytest.mark.parametrize(
@@ -72,6 +72,11 @@ async def test_metadata_given_replaces_metadata_stored(client: Client[Any]) -> N
         {"status": "completed"},
         {"priority": 1},
         {"metadata": {"actual_hours": 1}},
+        {"metadata_patch": {"actual_hours": 1}},
+        {"description": "new words"},
+        {"acceptance_criteria": "it works"},
+        {"labels": ["backend"]},
+        {"status": "cancelled"},
         {"branch_name": "b"},
         {"commit_hash": "b" * 40},
         {"pr_number": 2},
@@ -182,5 +187,6 @@ async def test_unknown_item_and_prefixes(client: Client[Any]) -> None:
         id=item["id"][:8].upper(),
         version=1,
         metadata={**PROJECT_META, "constitutional_principles": ["tests"]},
+        description="now described",
     )
     assert by_prefix["id"] == item["id"]

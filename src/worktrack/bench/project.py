@@ -43,6 +43,7 @@ class Item:
     commit_hash: str | None
     pr_number: int | None
     at: datetime
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,6 @@ def _metadata(make: _Maker, item_type: str, n: int, status: str) -> dict[str, An
     rng = make.rng
     if item_type == "project":
         return {
-            "description": f"Extraction platform, stream {n}: parsers, QA and releases.",
             "target_quarter": rng.choice(_QUARTERS),
             "constitutional_principles": ["Test-first", "Library-first"],
         }
@@ -235,6 +235,11 @@ def _item(
         commit_hash=make.hex40() if done and n % 2 == 0 else None,
         pr_number=100 + n if done and n % 2 == 0 else None,
         at=at,
+        description=(
+            f"Extraction platform, stream {n}: parsers, QA and releases."
+            if item_type == "project"
+            else None
+        ),
     )
 
 

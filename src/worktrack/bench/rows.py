@@ -18,7 +18,7 @@ from worktrack.models.work_items import checked_metadata
 from worktrack.services.common import created
 from worktrack.store.history import change_row
 from worktrack.store.vendors import name_key
-from worktrack.text import search_text
+from worktrack.text import item_search_text
 
 Row = dict[str, Any]
 
@@ -27,9 +27,12 @@ def work_item(item: Item, parent_path: str | None, actor: str = ACTOR) -> tuple[
     """The work_items row and its change_log row; ``parent_path`` is the parent's path."""
     path = child_path(parent_path, item.id)
     metadata = checked_metadata(item.item_type, item.metadata)
-    fields = {
+    fields: Row = {
         "item_type": item.item_type,
         "title": item.title,
+        "description": item.description,
+        "acceptance_criteria": None,
+        "labels": [],
         "status": item.status,
         "priority": item.priority,
         "parent_id": item.parent.id if item.parent else None,
@@ -43,7 +46,7 @@ def work_item(item: Item, parent_path: str | None, actor: str = ACTOR) -> tuple[
     row = fields | {
         "id": item.id,
         "version": 1,
-        "search_text": search_text(item.title, metadata),
+        "search_text": item_search_text(item.title, item.description, None, metadata),
         "claimed_by": None,
         "claim_expires_at": None,
         "deleted_at": None,

@@ -33,6 +33,35 @@ def word(text: str) -> str:
     return text.strip().lower()
 
 
+# The other words legacy files use for the six work-item statuses.
+_ITEM_STATUS_WORDS = {
+    "open": "active",
+    "todo": "active",
+    "to_do": "active",
+    "in_progress": "in_progress",
+    "inprogress": "in_progress",
+    "wip": "in_progress",
+    "started": "in_progress",
+    "on_hold": "deferred",
+    "postponed": "deferred",
+    "paused": "deferred",
+    "done": "completed",
+    "complete": "completed",
+    "finished": "completed",
+    "canceled": "cancelled",
+    "dropped": "cancelled",
+    "abandoned": "cancelled",
+}
+
+
+def item_status(text: str) -> str:
+    """A work-item status in the six worktrack knows: ``In Progress``, ``in-progress`` and
+    ``WIP`` are ``in_progress``, ``Done`` is ``completed``, ``Canceled`` is ``cancelled``...
+    A word it does not know comes back as written (lower case), for the entry check to name."""
+    key = re.sub(r"[\s-]+", "_", word(text))
+    return _ITEM_STATUS_WORDS.get(key, key)
+
+
 @dataclass(frozen=True)
 class Commit:
     text: str  # lower case hex

@@ -155,11 +155,12 @@ class _Builder:
 
     def _item_entry(self, item: ParsedWorkItem) -> WorkItemEntry:
         title = item.title
-        status = normalise.word(item.status) if item.status else None
+        status = normalise.item_status(item.status) if item.status else None
         checked = entry(
             WorkItemEntry,
             item_type=item.item_type,
             title=title,
+            description=self._item_description(item.item_type, title),
             status=status or self.default("work_item", "status", "active", title),
             priority=self.default("work_item", "priority", ITEM_PRIORITY, title),
             branch_name=item.branch or None,
@@ -169,12 +170,16 @@ class _Builder:
         stored = work_items.checked_metadata(checked.item_type, metadata)
         return checked.model_copy(update={"metadata": stored})
 
+    def _item_description(self, item_type: str, title: str) -> str | None:
+        """A project needs a description, which the legacy layout has no line for."""
+        if item_type != "project":
+            return None
+        return self.default("work_item", "description", PROJECT_DESCRIPTION, title)
+
     def _item_metadata(self, item_type: str, title: str) -> dict[str, Any]:
         def missing(key: str, value: T) -> T:
             return self.default("work_item", f"metadata.{key}", value, title)
 
-        if item_type == "project":
-            return {"description": missing("description", PROJECT_DESCRIPTION)}
         if item_type == "session":
             return {
                 "token_budget": missing("token_budget", self.default_budget),

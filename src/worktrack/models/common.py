@@ -144,8 +144,11 @@ class Envelope(BaseModel):
 
 
 def stamp(result: M, source: DataSource, warnings: list[str] | None = None) -> M:
-    """Fill in the envelope of a top-level result."""
-    return result.model_copy(update={"data_source": source, "warnings": list(warnings or [])})
+    """Fill in the envelope of a top-level result (warnings the service gave come first)."""
+    given = getattr(result, "warnings", None) or []
+    return result.model_copy(
+        update={"data_source": source, "warnings": [*given, *(warnings or [])]}
+    )
 
 
 def entity_json(model: BaseModel) -> dict[str, Any]:

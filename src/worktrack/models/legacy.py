@@ -14,6 +14,7 @@ from worktrack.models.common import Quarter, validate_as
 from worktrack.models.enhancements import Description, EnhancementPriority, EnhancementStatus
 from worktrack.models.vendors import ExtractorVersion, VendorName, VendorStatus
 from worktrack.models.work_items import BranchName, ItemType, Priority, Status, Title
+from worktrack.models.work_items import Description as WorkItemDescription
 
 
 class _Entry(BaseModel):
@@ -33,6 +34,7 @@ class VendorEntry(_Entry):
 class WorkItemEntry(_Entry):
     item_type: ItemType
     title: Title
+    description: WorkItemDescription | None = None
     status: Status
     priority: Priority
     branch_name: BranchName | None

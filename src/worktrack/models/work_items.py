@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+import pydantic
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
+from worktrack.errors import ValidationError
 from worktrack.models.common import (
     Envelope,
     JsonObject,
@@ -15,6 +18,7 @@ from worktrack.models.common import (
     ShownJson,
     Text,
     Timestamp,
+    to_validation_error,
     validate_as,
 )
 from worktrack.models.notes import NoteRecord
@@ -28,6 +32,35 @@ BranchName = Annotated[Text, Field(max_length=100)]
 MAX_PR_NUMBER = 2_147_483_647  # the column is a 32-bit integer on both databases
 PrNumber = Annotated[int, Field(ge=1, le=MAX_PR_NUMBER)]
 Hours = Annotated[float, Field(ge=0, le=1000)]  # validated strictly: ints pass, bools fail
+MAX_DESCRIPTION = 20_000
+MAX_ACCEPTANCE_CRITERIA = 5_000
+MAX_LABELS = 20
+Description = Annotated[Text, Field(max_length=MAX_DESCRIPTION, description="markdown")]
+AcceptanceCriteria = Annotated[Text, Field(max_length=MAX_ACCEPTANCE_CRITERIA)]
+_LABEL = re.compile(r"[a-z0-9][a-z0-9._:/-]{0,49}")
+
+
+def _label(value: str) -> str:
+    lowered = value.lower()
+    if not _LABEL.fullmatch(lowered):
+        raise ValueError(
+            "a label is 1..50 characters: letters, digits and . _ : / -, "
+            "starting with a letter or digit"
+        )
+    return lowered
+
+
+def _label_set(values: list[str]) -> list[str]:
+    return sorted(set(values))
+
+
+Label = Annotated[str, AfterValidator(_label)]
+# Stored lower-case, unique and sorted, so two spellings of one set compare equal.
+Labels = Annotated[
+    list[Label],
+    Field(max_length=MAX_LABELS, description="lower-cased, unique, sorted"),
+    AfterValidator(_label_set),
+]
 
 
 class _Metadata(BaseModel):
@@ -35,15 +68,14 @@ class _Metadata(BaseModel):
 
 
 class ProjectMetadata(_Metadata):
-    description: Annotated[Text, Field(max_length=1000)]
     target_quarter: Quarter | None = None
     constitutional_principles: list[Text] | None = None
 
 
 class SessionMetadata(_Metadata):
     token_budget: Annotated[int, Field(ge=1000, le=1_000_000)]
-    prompts_count: Annotated[int, Field(ge=0)]
-    yaml_frontmatter: JsonObject
+    prompts_count: Annotated[int, Field(ge=0)] = 0
+    yaml_frontmatter: JsonObject = Field(default_factory=lambda: {"schema_version": "1.0"})
 
     def model_post_init(self, _context: Any) -> None:
         if "schema_version" not in self.yaml_frontmatter:
@@ -70,10 +102,46 @@ METADATA_SCHEMAS: dict[str, type[_Metadata]] = {
 }
 
 
-def checked_metadata(item_type: str, metadata: dict[str, Any]) -> dict[str, Any]:
-    """The metadata as stored: validated by item type, unset optional keys left out."""
+_LABELS: TypeAdapter[list[str]] = TypeAdapter(Labels)
+
+
+def checked_labels(labels: list[str]) -> list[str]:
+    """Labels as stored (lower-case, unique, sorted), checked for callers that skip the tool
+    boundary (the legacy import, tests, a replayed call)."""
+    try:
+        return _LABELS.validate_python(labels)
+    except pydantic.ValidationError as error:
+        raise to_validation_error(error, "labels") from None
+
+
+def checked_metadata(
+    item_type: str, metadata: dict[str, Any], *, token_budget: int | None = None
+) -> dict[str, Any]:
+    """The metadata as stored: validated by item type, unset optional keys left out, a
+    session's missing keys filled in (``token_budget`` is the configuration's default)."""
+    if item_type == "project" and "description" in metadata:
+        raise ValidationError(
+            "description",
+            "a project's description is the description field, not metadata.description",
+        )
+    if item_type == "session" and "token_budget" not in metadata and token_budget is not None:
+        metadata = {**metadata, "token_budget": token_budget}
     model = validate_as(METADATA_SCHEMAS[item_type], metadata, "metadata")
     return model.model_dump(mode="json", exclude_none=True)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396: ``patch`` merged into ``target``; a key set to null is removed, an object
+    merges key by key, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
 
 
 class WorkItemSummary(BaseModel):
@@ -84,19 +152,22 @@ class WorkItemSummary(BaseModel):
     title: Shown
     status: Status
     priority: int
+    labels: list[Shown]  # checked ASCII on the way in; shown revealed like all stored text
     parent_id: str | None
     depth: int
     version: int
+    claimed_by: Shown | None
     updated_at: Timestamp
 
 
 class WorkItemRecord(WorkItemSummary):
+    description: Shown | None
+    acceptance_criteria: Shown | None
     path: str
     branch_name: Shown | None
     commit_hash: str | None
     pr_number: int | None
     metadata: ShownJson
-    claimed_by: Shown | None
     claim_expires_at: Timestamp | None
     deleted_at: Timestamp | None
     archived_at: Timestamp | None = None
@@ -140,6 +211,7 @@ class WorkItemDetail(WorkItem):
 class WorkItemPage(Envelope):
     items: list[WorkItemRecord | WorkItemSummary]
     total_count: int
+    total_count_exact: bool = True
     next_cursor: str | None
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, or_, select, text
 
 from worktrack.tables import (
+    OPEN_STATUSES,
     change_log,
     deployment_vendors,
     deployments,
@@ -25,7 +26,7 @@ from worktrack.tables import (
 # of the database (READ COMMITTED gives each statement its own); SQLite's transaction does.
 ONE_SNAPSHOT = text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 RECENT_DEPLOYMENTS = 20
-LISTED_STATUSES = ("active", "blocked")
+LISTED_STATUSES = OPEN_STATUSES  # every open item: all but completed and cancelled
 
 VENDORS = select(
     vendors.c.id,

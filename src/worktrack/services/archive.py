@@ -1,7 +1,8 @@
 """Archiving: finished work items leave the active table for ``work_items_archive``, whole.
 
-An item moves when it is completed or deleted, has not been updated for ``older_than_days``
-and nothing below it has to stay; so a parent never moves before its children. One read
+An item moves when it is closed (completed or cancelled) or deleted, has not been updated
+for ``older_than_days`` and nothing below it has to stay; so a parent never moves before its
+children. One read
 finds them all, deepest first; they then move in batches, each its own short transaction
 (so other writers get in between) that checks its items again before moving them. A
 large backlog runs on the bulk database (``bulk.py``): finding 100,000 movable items may

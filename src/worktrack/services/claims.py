@@ -13,6 +13,7 @@ from worktrack.models.work_items import WorkItem
 from worktrack.services.app import App, writes
 from worktrack.services.work_items import load
 from worktrack.store import work_items as store
+from worktrack.tables import CLOSED_STATUSES
 
 _CANDIDATES = 25
 
@@ -53,6 +54,9 @@ async def release_work_item(
     request_id: str | None = None,
 ) -> WorkItem:
     item, now = await load(conn, id), app.clock()
+    if item.claimed_by is None:
+        return item  # nothing to release: a no-op, so a retried release never fails
+    # Only the holder releases a live claim; an expired one anybody may clear.
     released = await store.clear_claim(conn, item.id, app.who(claimed_by), now)
     if released is None:
         raise _refusal(item, now)
@@ -62,8 +66,8 @@ async def release_work_item(
 def _refusal(item: WorkItem, now: datetime) -> WorktrackError:
     if item.deleted_at is not None:
         return ValidationError("id", f"work item {item.id} is deleted")
-    if item.status == "completed":
-        return ValidationError("id", f"work item {item.id} is completed")
+    if item.status in CLOSED_STATUSES:
+        return ValidationError("id", f"work item {item.id} is {item.status}")
     return ConflictError(
         f"work item {item.id} is claimed by {item.claimed_by} until "
         f"{item.claim_expires_at.isoformat() if item.claim_expires_at else 'further notice'}",

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.errors import NotFoundError, ValidationError
 from worktrack.hierarchy import MAX_DEPTH, ancestor_ids, child_path, depth_of, is_in_subtree
+from worktrack.models.configuration import Configuration
 from worktrack.models.work_items import (
     Progress,
     WorkItem,
@@ -18,7 +19,9 @@ from worktrack.models.work_items import (
     WorkItemPage,
     WorkItemRecord,
     WorkItemSummary,
+    checked_labels,
     checked_metadata,
+    merge_patch,
 )
 from worktrack.services import subtree
 from worktrack.services.app import App, reads, writes
@@ -26,19 +29,23 @@ from worktrack.services.common import created, decode_cursor, diff, encode_curso
 from worktrack.services.common import version_conflict as _conflict
 from worktrack.services.notes import newest_of as newest_notes
 from worktrack.store import archive as archive_store
+from worktrack.store import configuration as configuration_store
 from worktrack.store import dependencies as dependency_store
 from worktrack.store import history
 from worktrack.store import work_items as store
 from worktrack.store.history import change_row
 from worktrack.store.sql import resolve_id
+from worktrack.tables import CLOSED_STATUSES, work_items_archive
 from worktrack.tables import work_items as work_items_table
-from worktrack.tables import work_items_archive
-from worktrack.text import like_contains, search_text
+from worktrack.text import item_search_text, like_contains, reveal
 
 ENTITY = "work_item"
 TRACKED = (
     "item_type",
     "title",
+    "description",
+    "acceptance_criteria",
+    "labels",
     "status",
     "priority",
     "parent_id",
@@ -95,6 +102,21 @@ def _check_depth(path: str, deepest_below: int = 0) -> None:
         )
 
 
+def _description(item_type: str, value: str | None) -> str | None:
+    """The description as stored: blank is none, which a project may not have."""
+    if value is not None and value.strip():
+        return value
+    if item_type == "project":
+        raise ValidationError("description", "required for a project: a non-blank description")
+    return None
+
+
+async def default_budget(conn: AsyncConnection) -> int:
+    """The token budget a session gets when its metadata names none."""
+    stored = await configuration_store.fetch(conn)
+    return (stored or Configuration()).default_token_budget
+
+
 @dataclass(frozen=True)
 class NewItem:
     """A work item about to be stored: its row and its first history entry."""
@@ -109,23 +131,33 @@ def new_item(
     parent_path: str | None,
     item_type: str,
     title: str,
+    description: str | None = None,
+    acceptance_criteria: str | None = None,
+    labels: list[str] | None = None,
     status: str = "active",
     priority: int = 2,
     metadata: dict[str, Any] | None = None,
     branch_name: str | None = None,
     commit_hash: str | None = None,
     pr_number: int | None = None,
+    token_budget: int | None = None,
     now: datetime,
     actor: str,
 ) -> NewItem:
     """The rules of a new item, without I/O: its place below a live parent (given by path),
-    the depth limit, metadata checked by type. The legacy import stores many at once."""
+    the depth limit, a project's description, metadata checked by type (a session's missing
+    ``token_budget`` is ``token_budget``). The legacy import stores many at once."""
     path = child_path(parent_path, item_id)
     _check_depth(path)
-    stored_metadata = checked_metadata(item_type, metadata or {})
+    stored_metadata = checked_metadata(item_type, metadata or {}, token_budget=token_budget)
+    stored_description = _description(item_type, description)
+    criteria = acceptance_criteria or None
     fields = {
         "item_type": item_type,
         "title": title,
+        "description": stored_description,
+        "acceptance_criteria": criteria,
+        "labels": checked_labels(labels or []),
         "status": status,
         "priority": priority,
         "parent_id": ancestor_ids(path)[-1] if parent_path else None,
@@ -140,7 +172,7 @@ def new_item(
         **fields,
         "id": item_id,
         "version": 1,
-        "search_text": search_text(title, stored_metadata),
+        "search_text": item_search_text(title, stored_description, criteria, stored_metadata),
         "created_at": now,
         "updated_at": now,
         "created_by": actor,
@@ -149,7 +181,9 @@ def new_item(
     return NewItem(row, change_row(ENTITY, item_id, 1, now, actor, created(fields)))
 
 
-@writes("create_work_item", WorkItem, entity=ENTITY, keep=("id",))
+# A queued create keeps the metadata it stored: a session's default budget is the one the
+# configuration had when the call was made, not when it replays.
+@writes("create_work_item", WorkItem, entity=ENTITY, keep=("id", "metadata"))
 async def create_work_item(
     app: App,
     conn: AsyncConnection,
@@ -157,6 +191,9 @@ async def create_work_item(
     item_type: str,
     title: str,
     parent_id: str | None = None,
+    description: str | None = None,
+    acceptance_criteria: str | None = None,
+    labels: list[str] | None = None,
     status: str = "active",
     priority: int = 2,
     metadata: dict[str, Any] | None = None,
@@ -168,17 +205,22 @@ async def create_work_item(
     id: str | None = None,
 ) -> WorkItem:
     parent = await live_parent(conn, parent_id) if parent_id else None
+    needs_budget = item_type == "session" and "token_budget" not in (metadata or {})
     made = new_item(
         item_id=id or str(uuid4()),
         parent_path=parent.path if parent else None,
         item_type=item_type,
         title=title,
+        description=description,
+        acceptance_criteria=acceptance_criteria,
+        labels=labels,
         status=status,
         priority=priority,
         metadata=metadata,
         branch_name=branch_name,
         commit_hash=commit_hash,
         pr_number=pr_number,
+        token_budget=await default_budget(conn) if needs_budget else None,
         now=app.clock(),
         actor=app.who(created_by),
     )
@@ -188,14 +230,47 @@ async def create_work_item(
 
 
 def _edits(item: WorkItem, given: dict[str, Any]) -> dict[str, Any]:
-    """The new values of the plain fields the caller gave ("" and 0 clear a field)."""
+    """The new values of the plain fields the caller gave ("" and 0 clear a field, and
+    a blank description or acceptance criteria too)."""
     edits = {name: value for name, value in given.items() if value is not None}
-    for name in ("branch_name", "commit_hash", "pr_number"):
+    for name in ("branch_name", "commit_hash", "pr_number", "acceptance_criteria"):
         if name in edits and not edits[name]:
             edits[name] = None
-    if "metadata" in edits:
-        edits["metadata"] = checked_metadata(item.item_type, edits["metadata"])
+    if "description" in edits:
+        edits["description"] = _description(item.item_type, edits["description"])
+    if "labels" in edits:
+        edits["labels"] = checked_labels(edits["labels"])
     return edits
+
+
+async def _new_metadata(
+    conn: AsyncConnection,
+    item: WorkItem,
+    metadata: dict[str, Any] | None,
+    patch: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """``{"metadata": ...}`` as ``metadata`` replaces or ``patch`` merges into the stored
+    one (RFC 7396), checked by item type; ``{}`` when neither is given."""
+    if metadata is not None and patch is not None:
+        raise ValidationError("metadata_patch", "give metadata or metadata_patch, not both")
+    if metadata is None and patch is None:
+        return {}
+    wanted = metadata if metadata is not None else merge_patch(item.metadata, patch)
+    budget = None
+    if item.item_type == "session" and "token_budget" not in wanted:
+        budget = await default_budget(conn)
+    return {"metadata": checked_metadata(item.item_type, wanted, token_budget=budget)}
+
+
+def _claim_warning(item: WorkItem, actor: str, now: datetime) -> list[str]:
+    """A warning when someone else holds an unexpired claim on the item being changed."""
+    until = item.claim_expires_at
+    if item.claimed_by is None or item.claimed_by == actor or until is None or until <= now:
+        return []
+    return [
+        f"work item {item.id} is claimed by {reveal(item.claimed_by)} until "
+        f"{until.isoformat()}; your change was applied anyway"
+    ]
 
 
 @writes("update_work_item", WorkItem, entity=ENTITY, keep=("id",))
@@ -206,10 +281,14 @@ async def update_work_item(
     id: str,
     version: int,
     title: str | None = None,
+    description: str | None = None,
+    acceptance_criteria: str | None = None,
+    labels: list[str] | None = None,
     status: str | None = None,
     priority: int | None = None,
     parent_id: str | None = None,
     metadata: dict[str, Any] | None = None,
+    metadata_patch: dict[str, Any] | None = None,
     branch_name: str | None = None,
     commit_hash: str | None = None,
     pr_number: int | None = None,
@@ -226,14 +305,18 @@ async def update_work_item(
         item,
         {
             "title": title,
+            "description": description,
+            "acceptance_criteria": acceptance_criteria,
+            "labels": labels,
             "status": status,
             "priority": priority,
-            "metadata": metadata,
             "branch_name": branch_name,
             "commit_hash": commit_hash,
             "pr_number": pr_number,
         },
     )
+    after |= await _new_metadata(conn, item, metadata, metadata_patch)
+    warnings = _claim_warning(item, actor, now)
     below = await store.descendants(conn, item.path, lock=True) if reshapes else []
     if parent_id is not None:
         after |= await _placement(conn, item, parent_id, below)
@@ -241,13 +324,13 @@ async def update_work_item(
         after |= await _deletion(conn, item, deleted, now)
     changes = diff({name: getattr(item, name) for name in TRACKED}, after)
     if not changes:
-        return item
+        return _warned(item, warnings)
     values = {name: after[name] for name in changes} | {"updated_at": now, "updated_by": actor}
-    if "title" in changes or "metadata" in changes:
-        values["search_text"] = search_text(
-            after.get("title", item.title), after.get("metadata", item.metadata)
+    if changes.keys() & _SEARCHED:
+        values["search_text"] = item_search_text(
+            *(after.get(name, getattr(item, name)) for name in _SEARCHED)
         )
-    if after.get("status") == "completed":
+    if after.get("status") in CLOSED_STATUSES:
         values |= {"claimed_by": None, "claim_expires_at": None}
     updated = await store.update_if_version(conn, item.id, version, values)
     if updated is None:
@@ -255,7 +338,15 @@ async def update_work_item(
     log = [change_row(ENTITY, item.id, updated.version, now, actor, changes)]
     log += await subtree.follow(conn, item, updated, below, now, actor)
     await history.append(conn, log)
-    return updated
+    return _warned(updated, warnings)
+
+
+# The fields ``search_text`` is made of, in ``item_search_text``'s order.
+_SEARCHED = ("title", "description", "acceptance_criteria", "metadata")
+
+
+def _warned(item: WorkItem, warnings: list[str]) -> WorkItem:
+    return item.model_copy(update={"warnings": warnings}) if warnings else item
 
 
 async def _placement(
@@ -346,7 +437,8 @@ def nest(root_id: str, below: list[Row]) -> list[Row]:
 def progress(below: list[Row]) -> Progress:
     counts = {"active": 0, "completed": 0, "blocked": 0}
     for row in below:
-        counts[row["status"]] += 1
+        if row["status"] in counts:
+            counts[row["status"]] += 1
     return Progress(total=len(below), **counts)
 
 
@@ -359,6 +451,9 @@ async def list_work_items(
     status: str | None = None,
     parent_id: str | None = None,
     root_only: bool = False,
+    label: str | None = None,
+    priority: int | None = None,
+    claimed_by: str | None = None,
     text: str | None = None,
     include_deleted: bool = False,
     archived: bool = False,
@@ -368,7 +463,15 @@ async def list_work_items(
 ) -> WorkItemPage:
     parent = await _resolve(conn, parent_id) if parent_id else None
     where = store.ListFilter(
-        item_type, status, parent, root_only, like_contains(text) if text else None, include_deleted
+        item_type=item_type,
+        status=status,
+        parent_id=parent,
+        root_only=root_only,
+        text_pattern=like_contains(text) if text else None,
+        include_deleted=include_deleted,
+        label=label.lower() if label else None,
+        priority=priority,
+        claimed_by=claimed_by,
     )
     scope = asdict(where) | ({"archived": True} if archived else {})
     after = _position(decode_cursor(cursor, scope)) if cursor else None
@@ -388,6 +491,7 @@ async def list_work_items(
     return WorkItemPage(
         items=list(page),
         total_count=total,
+        total_count_exact=total <= store.EXACT_COUNT_LIMIT,
         next_cursor=encode_cursor([page[-1].updated_at, page[-1].id], scope) if more else None,
     )
 

@@ -29,8 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.hierarchy import prefix_bounds, subtree_prefix
 from worktrack.models.work_items import WorkItem
-from worktrack.store.work_items import ListFilter
-from worktrack.tables import UTCDateTime, work_items, work_items_archive
+from worktrack.store.work_items import EXACT_COUNT_LIMIT, ListFilter
+from worktrack.tables import CLOSED_STATUSES, UTCDateTime, work_items, work_items_archive
 
 RECORD_COLUMNS = [c for c in work_items_archive.c if c.name != "search_text"]
 _w = work_items.c
@@ -38,8 +38,8 @@ _a = work_items_archive.c
 
 
 def _finished(table: FromClause, cutoff: datetime) -> ColumnElement[bool]:
-    """Completed or deleted, and not updated since ``cutoff``."""
-    done = or_(table.c.status == "completed", table.c.deleted_at.is_not(None))
+    """Closed (completed or cancelled) or deleted, and not updated since ``cutoff``."""
+    done = or_(table.c.status.in_(CLOSED_STATUSES), table.c.deleted_at.is_not(None))
     return and_(done, table.c.updated_at < cutoff)
 
 
@@ -111,9 +111,14 @@ async def list_page(
 ) -> tuple[list[WorkItem], int]:
     """One page of the archive, newest ``updated_at`` first, plus the count of all matches."""
     conditions = where.conditions(work_items_archive)
-    total = await conn.scalar(
-        select(func.count()).select_from(work_items_archive).where(*conditions)
+    matching = (
+        select(literal(1))
+        .select_from(work_items_archive)
+        .where(*conditions)
+        .limit(EXACT_COUNT_LIMIT + 1)
+        .subquery()
     )
+    total = await conn.scalar(select(func.count()).select_from(matching))
     query = _select().where(*conditions).order_by(_a.updated_at.desc(), _a.id.desc()).limit(limit)
     if after is not None:
         query = query.where(tuple_(_a.updated_at, _a.id) < tuple_(*after))

@@ -19,14 +19,20 @@ from worktrack.tables import (
     vendors,
     work_items,
 )
-from worktrack.text import search_text
+from worktrack.text import item_search_text
 
 Row = dict[str, Any]
 _CHUNK = 400  # keys per statement: well under SQLite's bound-parameter limit
 
 
 def _work_item(values: Row) -> Row:
-    return values | {"search_text": search_text(values["title"], values["metadata"])}
+    searched = item_search_text(
+        values["title"],
+        values.get("description"),
+        values.get("acceptance_criteria"),
+        values["metadata"],
+    )
+    return values | {"search_text": searched}
 
 
 def _vendor(values: Row) -> Row:

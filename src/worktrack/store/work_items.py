@@ -9,12 +9,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
+    FunctionElement,
     Integer,
     Select,
+    String,
     Table,
     and_,
     bindparam,
+    cast,
     exists,
     func,
     insert,
@@ -25,11 +29,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from worktrack.hierarchy import ancestor_ids, prefix_bounds, subtree_prefix
 from worktrack.models.work_items import WorkItem, WorkItemSummary
 from worktrack.store import tap
-from worktrack.tables import dependencies, work_items
+from worktrack.tables import CLOSED_STATUSES, dependencies, work_items
 
 RECORD_COLUMNS = [c for c in work_items.c if c.name != "search_text"]
 SUMMARY_COLUMNS = [work_items.c[name] for name in WorkItemSummary.model_fields]
@@ -195,6 +201,32 @@ async def set_deleted(
         await _execute_returning(conn, statement)
 
 
+class has_label(FunctionElement[bool]):
+    """True when the JSON array ``labels`` holds the string ``label``: ``json_each`` on
+    SQLite, ``@>`` on Postgres (each database's own way to look inside a JSON array)."""
+
+    type = Boolean()
+    name = "has_label"
+    inherit_cache = True
+
+
+@compiles(has_label)
+def _has_label_sqlite(element: has_label, compiler: SQLCompiler, **kw: Any) -> str:
+    labels, label = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"EXISTS (SELECT 1 FROM json_each({labels}) WHERE json_each.value = {label})"
+
+
+@compiles(has_label, "postgresql")
+def _has_label_postgres(element: has_label, compiler: SQLCompiler, **kw: Any) -> str:
+    labels, label = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"{labels} @> jsonb_build_array({label})"
+
+
+# Counting stops here: beyond it ``total_count`` is a lower bound (``total_count_exact``
+# false), so the first page of a listing with 100,000 matches never counts them all.
+EXACT_COUNT_LIMIT = 10_000
+
+
 @dataclass(frozen=True)
 class ListFilter:
     item_type: str | None = None
@@ -203,6 +235,9 @@ class ListFilter:
     root_only: bool = False
     text_pattern: str | None = None
     include_deleted: bool = False
+    label: str | None = None
+    priority: int | None = None
+    claimed_by: str | None = None
 
     def parameters(self) -> dict[str, Any]:
         """The value filters given, by name: bind parameters of the listing statements."""
@@ -211,29 +246,35 @@ class ListFilter:
             "status": self.status,
             "parent_id": self.parent_id,
             "text_pattern": self.text_pattern,
+            "label": self.label,
+            "priority": self.priority,
+            "claimed_by": self.claimed_by,
         }
-        return {name: value for name, value in given.items() if value}
+        return {name: value for name, value in given.items() if value is not None}
 
     def conditions(self, table: Table) -> list[ColumnElement[bool]]:
         """The filter on ``table`` with its values inline: for the archive, which has the
         same columns and is listed seldom (the active table uses the cached statements)."""
-        column = table.c
-        given = self.parameters()
-        pattern = given.pop("text_pattern", None)
-        found = [column[name] == value for name, value in given.items()]
-        if pattern:
-            found.append(column.search_text.like(pattern, escape="\\"))
+        found = [_condition(table, name, value) for name, value in self.parameters().items()]
         if self.root_only:
-            found.append(column.parent_id.is_(None))
+            found.append(table.c.parent_id.is_(None))
         if not self.include_deleted:
-            found.append(column.deleted_at.is_(None))
+            found.append(table.c.deleted_at.is_(None))
         return found
 
 
-def _matches(name: str) -> ColumnElement[bool]:
+def _condition(table: Table, name: str, value: Any) -> ColumnElement[bool]:
+    """One value filter on ``table``; ``value`` is a literal or a bind parameter."""
     if name == "text_pattern":
-        return _w.search_text.like(bindparam(name), escape="\\")
-    return _w[name] == bindparam(name)
+        return table.c.search_text.like(value, escape="\\")
+    if name == "label":
+        return has_label(table.c.labels, cast(value, String))
+    matches: ColumnElement[bool] = table.c[name] == value
+    return matches
+
+
+def _matches(name: str) -> ColumnElement[bool]:
+    return _condition(work_items, name, bindparam(name))
 
 
 @functools.cache
@@ -246,7 +287,15 @@ def _listing(
         conditions.append(_w.parent_id.is_(None))
     if not include_deleted:
         conditions.append(_w.deleted_at.is_(None))
-    count = select(func.count()).select_from(work_items).where(*conditions)
+    # A LIMIT in the counted subquery: the count stops one past the exact range.
+    matching = (
+        select(literal(1))
+        .select_from(work_items)
+        .where(*conditions)
+        .limit(EXACT_COUNT_LIMIT + 1)
+        .subquery()
+    )
+    count = select(func.count()).select_from(matching)
     page = select(*(SUMMARY_COLUMNS if summary else RECORD_COLUMNS)).where(*conditions)
     if after:
         position = tuple_(bindparam("after_at", type_=_w.updated_at.type), bindparam("after_id"))
@@ -290,7 +339,7 @@ def _open_blocker() -> ColumnElement[bool]:
     """True when some unfinished, undeleted item must finish before the outer item."""
     other = work_items.alias("other")
     dep = dependencies.c
-    unfinished = and_(other.c.status != "completed", other.c.deleted_at.is_(None))
+    unfinished = and_(other.c.status.not_in(CLOSED_STATUSES), other.c.deleted_at.is_(None))
     needs = exists().where(
         dep.source_id == _w.id,
         dep.dependency_type == "depends_on",
@@ -356,7 +405,7 @@ async def set_claim(
         .where(
             _w.id == item_id,
             _w.deleted_at.is_(None),
-            _w.status != "completed",
+            _w.status.not_in(CLOSED_STATUSES),
             _claimable(actor, now),
         )
         .values(claimed_by=actor, claim_expires_at=until)

@@ -20,10 +20,14 @@ from worktrack.models.common import (
 from worktrack.models.history import History, HistoryEntity
 from worktrack.models.work_items import (
     MAX_PR_NUMBER,
+    AcceptanceCriteria,
     BranchName,
     Dependency,
     DependencyType,
+    Description,
     ItemType,
+    Label,
+    Labels,
     Priority,
     PrNumber,
     ReadyWork,
@@ -42,10 +46,10 @@ tools = Toolset("work_items")
 Metadata = Annotated[
     JsonObject,
     Field(
-        description="keys by item_type (*required): project: description*, target_quarter, "
-        "constitutional_principles; session: token_budget*, prompts_count*, "
-        "yaml_frontmatter* (with schema_version); task: estimated_hours, actual_hours, "
-        "blocked_reason; research: research_questions, references, findings_summary"
+        description="keys by item_type: project: target_quarter, constitutional_principles; "
+        "session: token_budget, prompts_count, yaml_frontmatter; task: estimated_hours, "
+        "actual_hours, blocked_reason; research: research_questions, references, "
+        "findings_summary"
     ),
 ]
 Limit = Annotated[int, Field(ge=1, le=200)]
@@ -57,6 +61,10 @@ async def create_work_item(
     item_type: ItemType,
     title: Title,
     parent_id: IdRef | None = None,
+    description: Annotated[Description, Field(description="markdown; required for a project")]
+    | None = None,
+    acceptance_criteria: AcceptanceCriteria | None = None,
+    labels: Labels | None = None,
     status: Status = "active",
     priority: Priority = 2,
     metadata: Metadata | None = None,
@@ -72,6 +80,9 @@ async def create_work_item(
         item_type=item_type,
         title=title,
         parent_id=parent_id,
+        description=description,
+        acceptance_criteria=acceptance_criteria,
+        labels=labels,
         status=status,
         priority=priority,
         metadata=metadata,
@@ -89,6 +100,10 @@ async def update_work_item(
     id: IdRef,
     version: Annotated[int, Field(ge=1, description="the version you last read")],
     title: Title | None = None,
+    description: Description | None = None,
+    acceptance_criteria: Annotated[AcceptanceCriteria, Field(description='"" clears')]
+    | None = None,
+    labels: Annotated[Labels, Field(description="replaces the labels")] | None = None,
     status: Status | None = None,
     priority: Priority | None = None,
     parent_id: Annotated[
@@ -100,6 +115,8 @@ async def update_work_item(
     ]
     | None = None,
     metadata: Annotated[JsonObject, Field(description="replaces the stored metadata")]
+    | None = None,
+    metadata_patch: Annotated[JsonObject, Field(description="merged in; null removes a key")]
     | None = None,
     branch_name: Annotated[BranchName, Field(description='"" clears')] | None = None,
     commit_hash: Annotated[ClearableCommit, Field(description='"" clears')] | None = None,
@@ -117,10 +134,14 @@ async def update_work_item(
         id=id,
         version=version,
         title=title,
+        description=description,
+        acceptance_criteria=acceptance_criteria,
+        labels=labels,
         status=status,
         priority=priority,
         parent_id=parent_id,
         metadata=metadata,
+        metadata_patch=metadata_patch,
         branch_name=branch_name,
         commit_hash=commit_hash,
         pr_number=pr_number,
@@ -153,9 +174,12 @@ async def list_work_items(
     status: Status | None = None,
     parent_id: Annotated[IdRef, Field(description="direct children of this item")] | None = None,
     root_only: bool = False,
+    label: Label | None = None,
+    priority: Priority | None = None,
+    claimed_by: Actor | None = None,
     text: Annotated[
         Text,
-        Field(min_length=1, max_length=200, description="matches title and metadata, any case"),
+        Field(min_length=1, max_length=200, description="in title, description, metadata..."),
     ]
     | None = None,
     include_deleted: bool = False,
@@ -171,6 +195,9 @@ async def list_work_items(
         status=status,
         parent_id=parent_id,
         root_only=root_only,
+        label=label,
+        priority=priority,
+        claimed_by=claimed_by,
         text=text,
         include_deleted=include_deleted,
         archived=archived,
