@@ -1,26 +1,17 @@
-"""A small project for the board's tests and its screenshot, made through the services.
-
-Written to work before and after the work model gains top-level description, labels and
-acceptance criteria: what a service does not take yet is written to the row directly, and
-only in this fixture.
-"""
+"""A small project for the board's tests and its screenshot, made through the services."""
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import update
-
-from worktrack.models.work_items import ProjectMetadata
-from worktrack.services import deployments, enhancements, vendors, work_items
+from worktrack.services import deployments, enhancements, notes, vendors, work_items
 from worktrack.services.app import App
 from worktrack.services.dependencies import add_dependency
-from worktrack.tables import work_items as items_table
 
 XSS_TITLE = '<img src=x onerror="window.__pwned = 1">'
 DESCRIPTION = "Make the **board** readable.\n\n<script>window.__pwned = 2</script>\n\n- one\n- two"
+NOTE = "Columns **done**; next: the graph. <b>not bold</b>"
 ACCEPTANCE = "- the page shows `columns`\n- nothing runs"
 VENDOR_META = {
     "format_support": {"excel": True, "csv": True, "pdf": False, "ocr": False},
@@ -40,32 +31,16 @@ class Seeded:
     tasks: dict[str, str] = field(default_factory=dict)  # title -> id
 
 
-def _takes(service: Any, name: str) -> bool:
-    return name in inspect.signature(service).parameters
-
-
 async def _project(app: App, title: str) -> str:
-    if "description" in ProjectMetadata.model_fields:
-        made = await work_items.create_work_item(
-            app, item_type="project", title=title, metadata={"description": "The board"}
-        )
-    else:
-        made = await work_items.create_work_item(app, item_type="project", title=title)
+    made = await work_items.create_work_item(
+        app, item_type="project", title=title, description=f"The {title.lower()} project"
+    )
     return made.id
 
 
 async def _set_fields(app: App, item_id: str, **values: Any) -> None:
-    """Description, acceptance criteria and labels: through the service if it takes them,
-    else on the row (the columns exist; the service arguments arrive with the work model)."""
-    if all(_takes(work_items.update_work_item, name) for name in values):
-        current = await work_items.query_work_item(app, id=item_id)
-        await work_items.update_work_item(app, id=item_id, version=current.version, **values)
-        return
-
-    async def write(conn: Any) -> None:
-        await conn.execute(update(items_table).where(items_table.c.id == item_id).values(**values))
-
-    await app.db.run(write, write=True)
+    current = await work_items.query_work_item(app, id=item_id)
+    await work_items.update_work_item(app, id=item_id, version=current.version, **values)
 
 
 async def seed(app: App, hostile: list[str] | None = None) -> Seeded:
@@ -103,6 +78,9 @@ async def seed(app: App, hostile: list[str] | None = None) -> Seeded:
         description=DESCRIPTION,
         acceptance_criteria=ACCEPTANCE,
         labels=["board", "ui"],
+    )
+    await notes.add_note(
+        app, work_item_id=seeded.tasks["Draw the graph"], text=NOTE, created_by="alice"
     )
     await vendors.create_vendor(app, name="acme", extractor_version="1.2", metadata=VENDOR_META)
     await deployments.record_deployment(

@@ -89,6 +89,9 @@ def test_the_item_view_shows_description_criteria_notes_and_history(
     assert "<script>window.__pwned = 2</script>" in page.locator("#description").inner_text()
     assert page.locator("#acceptance code").inner_text() == "columns"
     assert page.locator("#notes h2").inner_text() == "Notes"
+    assert page.locator("#notes li.note strong").inner_text() == "done"  # markdown rendered
+    assert "<b>not bold</b>" in page.locator("#notes li.note").inner_text()  # HTML shown as text
+    assert "alice" in page.locator("#notes .meta").inner_text()
     assert page.locator("#history > ol > li").count() >= 1
     assert page.locator(".crumbs a").all_inner_texts() == ["Board", "Board launch", "Week 49"]
     assert page.evaluate("window.__pwned") is None

@@ -127,7 +127,16 @@ async def test_the_item_view_renders_notes_as_safe_markdown(app: App, clock: Clo
         created_at=clock.now,
         created_by="agent\u202e-7",
     )
-    html = render("item.html", base="", refresh=5, login=False, item=item, history=[], notes=[note])
+    html = render(
+        "item.html",
+        base="",
+        refresh=5,
+        login=False,
+        item=item,
+        history=[],
+        notes=[note],
+        notes_count=1,
+    )
     notes = html.split('<section id="notes">', 1)[1].split("</section>", 1)[0]
     assert "<strong>twice</strong>" in notes
     assert "&lt;img src=x onerror=alert(1)&gt;" in notes and "<img" not in notes
