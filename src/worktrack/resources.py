@@ -114,8 +114,12 @@ Plan a work session in worktrack for this goal:
 4. Where a task needs another finished first, link them: add_dependency(source_id=<later task>,
    target_id=<earlier task>, dependency_type="depends_on").
 5. Then work through them: ready_work(parent_id=<session id>) lists what can start now;
-   claim_work_item(id=...) before you start one, so other assistants leave it to you, and set
+   claim one before you start, so other assistants leave it to you: claim_work_item() takes
+   the first ready item, claim_work_item(id=...) a chosen one. Then set
    its status to "in_progress". Pass the version you last read to every update_work_item; use
    metadata_patch to change a few metadata keys. Mark a task "completed" when its acceptance
    criteria hold, or "cancelled" if it is no longer needed.
+6. Leave what the next assistant needs to know with add_note(work_item_id=..., text=...):
+   findings, decisions, where you stopped. Before you start an item, read its notes
+   (query_work_item shows the newest five; list_notes pages through the rest).
 """
