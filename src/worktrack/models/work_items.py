@@ -140,9 +140,5 @@ class WorkItemPage(Envelope):
     next_cursor: str | None
 
 
-class ReadyWork(Envelope):
-    items: list[WorkItemSummary]
-
-
 class Removed(Envelope):
     removed: bool

@@ -15,7 +15,6 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
-    exists,
     func,
     insert,
     literal,
@@ -29,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from worktrack.hierarchy import ancestor_ids, prefix_bounds, subtree_prefix
 from worktrack.models.work_items import WorkItem, WorkItemSummary
 from worktrack.store import tap
-from worktrack.tables import dependencies, work_items
+from worktrack.tables import work_items
 
 RECORD_COLUMNS = [c for c in work_items.c if c.name != "search_text"]
 SUMMARY_COLUMNS = [work_items.c[name] for name in WorkItemSummary.model_fields]
@@ -286,65 +285,9 @@ async def list_page(
     return shown, int(total or 0)
 
 
-def _open_blocker() -> ColumnElement[bool]:
-    """True when some unfinished, undeleted item must finish before the outer item."""
-    other = work_items.alias("other")
-    dep = dependencies.c
-    unfinished = and_(other.c.status != "completed", other.c.deleted_at.is_(None))
-    needs = exists().where(
-        dep.source_id == _w.id,
-        dep.dependency_type == "depends_on",
-        other.c.id == dep.target_id,
-        unfinished,
-    )
-    blocked_by = exists().where(
-        dep.target_id == _w.id,
-        dep.dependency_type == "blocks",
-        other.c.id == dep.source_id,
-        unfinished,
-    )
-    return or_(needs, blocked_by)
-
-
 def _claimable(actor: Any, now: Any) -> ColumnElement[bool]:
     """Unclaimed, claimed by ``actor`` or with an expired lease (values or bind parameters)."""
     return or_(_w.claimed_by.is_(None), _w.claimed_by == actor, _w.claim_expires_at <= now)
-
-
-@functools.cache
-def _ready(by_type: bool, under: bool) -> Select[Any]:
-    """The ready-work statement, built once per shape: its two EXISTS subqueries make it
-    the costliest statement to build (0.8 ms, four times running it)."""
-    query = _select().where(
-        _w.status == "active",
-        _w.deleted_at.is_(None),
-        _claimable(bindparam("actor"), bindparam("now")),
-        ~_open_blocker(),
-    )
-    if by_type:
-        query = query.where(_w.item_type == bindparam("item_type"))
-    if under:
-        query = query.where(_w.path >= bindparam("low"), _w.path < bindparam("high"))
-    order = query.order_by(_w.priority, _w.created_at, _w.id)
-    return order.limit(bindparam("limit", type_=Integer))
-
-
-async def ready(
-    conn: AsyncConnection,
-    *,
-    actor: str,
-    now: datetime,
-    limit: int,
-    item_type: str | None = None,
-    under_path: str | None = None,
-) -> list[WorkItem]:
-    arguments: dict[str, Any] = {"actor": actor, "now": now, "limit": limit}
-    if item_type:
-        arguments["item_type"] = item_type
-    if under_path:
-        arguments["low"], arguments["high"] = prefix_bounds(subtree_prefix(under_path))
-    query = _ready(bool(item_type), bool(under_path))
-    return [_record(row) for row in await conn.execute(query, arguments)]
 
 
 async def set_claim(

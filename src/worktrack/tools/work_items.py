@@ -18,6 +18,7 @@ from worktrack.models.common import (
     Text,
 )
 from worktrack.models.history import History, HistoryEntity
+from worktrack.models.readiness import BlockedWork, ReadyWork
 from worktrack.models.work_items import (
     MAX_PR_NUMBER,
     BranchName,
@@ -26,7 +27,6 @@ from worktrack.models.work_items import (
     ItemType,
     Priority,
     PrNumber,
-    ReadyWork,
     Removed,
     Status,
     Title,
@@ -34,7 +34,7 @@ from worktrack.models.work_items import (
     WorkItemDetail,
     WorkItemPage,
 )
-from worktrack.services import claims, dependencies, history, work_items
+from worktrack.services import claims, dependencies, history, readiness, work_items
 from worktrack.tools.common import Toolset, app_of
 
 tools = Toolset("work_items")
@@ -49,6 +49,9 @@ Metadata = Annotated[
     ),
 ]
 Limit = Annotated[int, Field(ge=1, le=200)]
+LabelFilter = Annotated[
+    Text, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,49}$", description="items with this label")
+]
 
 
 @tools.write()
@@ -226,12 +229,24 @@ async def ready_work(
     ctx: Context,
     item_type: ItemType | None = None,
     parent_id: Annotated[IdRef, Field(description="only items below this one")] | None = None,
+    label: LabelFilter | None = None,
     limit: Limit = 10,
 ) -> ReadyWork:
-    """Active items nothing unfinished blocks and nobody else claims, most urgent first."""
-    return await dependencies.ready_work(
-        app_of(ctx), item_type=item_type, parent_id=parent_id, limit=limit
+    """Tasks you can start now (nothing open blocks them or their ancestors), most urgent first."""
+    return await readiness.ready_work(
+        app_of(ctx), item_type=item_type, parent_id=parent_id, label=label, limit=limit
     )
+
+
+@tools.read
+async def blocked_work(
+    ctx: Context,
+    parent_id: Annotated[IdRef, Field(description="only items below this one")] | None = None,
+    label: LabelFilter | None = None,
+    limit: Limit = 20,
+) -> BlockedWork:
+    """Open items held up by an unfinished dependency or a blocked status, with their blockers."""
+    return await readiness.blocked_work(app_of(ctx), parent_id=parent_id, label=label, limit=limit)
 
 
 @tools.write(idempotent=True)
