@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from worktrack.hierarchy import ancestor_ids, prefix_bounds, subtree_prefix
+from worktrack.hierarchy import prefix_bounds, subtree_prefix
 from worktrack.models.work_items import WorkItem, WorkItemSummary
 from worktrack.store import tap
 from worktrack.tables import work_items
@@ -107,47 +107,7 @@ async def descendants(conn: AsyncConnection, path: str, *, lock: bool = False) -
     return [_record(row) for row in await conn.execute(query)]
 
 
-# Built once: a statement's construction and cache key cost more than running it here.
-def _family(columns: Sequence[Any]) -> Select[Any]:
-    return (
-        select(*columns)
-        .where(
-            or_(
-                _w.id.in_(bindparam("ancestors", expanding=True)),
-                and_(
-                    _w.path >= bindparam("low"),
-                    _w.path < bindparam("high"),
-                    _w.deleted_at.is_(None),
-                ),
-            )
-        )
-        .order_by(_w.depth, _w.created_at, _w.id)
-    )
-
-
-_FAMILY = _family(SUMMARY_COLUMNS)
-# When the rows seen fill the outage cache, it needs them whole.
-_FAMILY_RECORDS = _family(RECORD_COLUMNS)
-_SUMMARY_NAMES = [column.name for column in SUMMARY_COLUMNS]
-_SUMMARY_SET = set(_SUMMARY_NAMES)
-
-
-async def family(conn: AsyncConnection, path: str) -> list[dict[str, Any]]:
-    """The summary fields of the ancestors and the live descendants of the item at
-    ``path``, by depth, then creation: one statement whatever the depth or subtree size.
-
-    Plain dicts, not models: the caller validates its whole result once, which for a
-    subtree of hundreds of items costs a fifth of building a model per row."""
-    low, high = prefix_bounds(subtree_prefix(path))
-    arguments = {"ancestors": ancestor_ids(path), "low": low, "high": high}
-    if not tap.active():
-        return [row._asdict() for row in await conn.execute(_FAMILY, arguments)]
-    found = []
-    for row in await conn.execute(_FAMILY_RECORDS, arguments):
-        values = row._asdict()
-        tap.row(work_items, values)
-        found.append({name: values[name] for name in _SUMMARY_NAMES})
-    return found
+_SUMMARY_SET = {column.name for column in SUMMARY_COLUMNS}
 
 
 async def rebase_subtree(

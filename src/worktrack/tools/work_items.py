@@ -139,6 +139,7 @@ async def query_work_item(
     id: IdRef,
     include_children: bool = True,
     include_dependencies: bool = True,
+    max_nodes: Annotated[int, Field(ge=1, le=1000, description="children shown, in all")] = 100,
 ) -> WorkItemDetail:
     """One work item with its ancestors, nested children, dependencies and progress."""
     return await work_items.query_work_item(
@@ -146,6 +147,7 @@ async def query_work_item(
         id=id,
         include_children=include_children,
         include_dependencies=include_dependencies,
+        max_nodes=max_nodes,
     )
 
 
