@@ -248,6 +248,9 @@ async def test_description_preview_labels_and_scope(me: Client[Any], backend: Ba
     assert items[1]["description"] is None
     assert await ready(me, label="API") == ["first"]  # labels are lower-case
     assert await ready(me, label="ap") == []
+    for bad in ("a%", "_pi", "a b"):
+        error = await fail(me, "ready_work", label=bad)
+        assert error["details"]["field"] == "label"
     assert await ready(me, parent_id=root["id"]) == ["first"]
     assert await ready(me, parent_id=second["id"]) == []  # below it, not it
 

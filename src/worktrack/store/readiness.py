@@ -131,7 +131,8 @@ def _in(column: KeyedColumnElement[Any], ids: CTE) -> ColumnElement[bool]:
 def _has_label(item: FromClause) -> ColumnElement[bool]:
     # Labels are stored as a sorted JSON list of strings drawn from [a-z0-9._:/-], so the
     # quoted label appears in the list's text exactly when the list holds it (no escapes).
-    pattern = literal('%"') + func.replace(bindparam("label"), "_", "\\_") + literal('"%')
+    escaped = func.replace(func.replace(bindparam("label"), "%", "\\%"), "_", "\\_")
+    pattern = literal('%"') + escaped + literal('"%')
     return cast(item.c.labels, String).like(pattern, escape="\\")
 
 

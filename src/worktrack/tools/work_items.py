@@ -49,9 +49,7 @@ Metadata = Annotated[
     ),
 ]
 Limit = Annotated[int, Field(ge=1, le=200)]
-LabelFilter = Annotated[
-    Text, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,49}$", description="items with this label")
-]
+LabelFilter = Annotated[Text, Field(max_length=50, description="items with this label")]
 
 
 @tools.write()
@@ -234,7 +232,7 @@ async def ready_work(
     label: LabelFilter | None = None,
     limit: Limit = 10,
 ) -> ReadyWork:
-    """Tasks you can start now (nothing open blocks them or their ancestors), most urgent first."""
+    """Tasks you can start now (nothing open blocks them or an ancestor), most urgent first."""
     return await readiness.ready_work(
         app_of(ctx), item_type=item_type, parent_id=parent_id, label=label, limit=limit
     )
@@ -247,7 +245,7 @@ async def blocked_work(
     label: LabelFilter | None = None,
     limit: Limit = 20,
 ) -> BlockedWork:
-    """Open items held up by an unfinished dependency or a blocked status, with their blockers."""
+    """Open items held up by an open dependency or a blocked status, with their blockers."""
     return await readiness.blocked_work(app_of(ctx), parent_id=parent_id, label=label, limit=limit)
 
 
