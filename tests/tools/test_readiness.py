@@ -300,3 +300,18 @@ async def test_racing_claims_without_id_never_share_an_item(pg_backend: Backend)
     claimed = [got for got in await asyncio.gather(*(claimer(n) for n in range(12))) if got]
     assert len(claimed) == len(set(claimed))  # never the same item twice
     assert set(claimed) == made  # 12 claimers, 8 items: each handed out exactly once
+
+
+async def test_blocked_by_lists_each_blocker_once_own_first(me: Client[Any]) -> None:
+    root = await project(me, "P")
+    leaf = await task(me, "leaf", root)
+    b1, b2, b3 = [await task(me, f"b{n}", priority=n - 1) for n in (1, 2, 3)]
+    await link(me, leaf, b3, "depends_on")
+    await link(me, b2, leaf, "blocks")
+    await link(me, root, b2, "depends_on")  # b2 also holds the ancestor: listed as own
+    await link(me, b1, root, "blocks")
+    assert (await blocked(me))["leaf"] == [
+        ("b2", "dependency"),
+        ("b3", "dependency"),
+        ("b1", "ancestor"),
+    ]

@@ -90,8 +90,11 @@ def _blocked_item(row: dict[str, Any], blockers: dict[str, list[Blocker]]) -> Bl
         for b in blockers.get(ancestor, [])
     ]
     reason = (row.get("metadata") or {}).get("blocked_reason")
-    unique = list({b.id: b for b in reversed(own + above)}.values())[::-1]  # first kept
-    return BlockedItem.model_validate(row | {"blocked_by": unique, "blocked_reason": reason})
+    unique: dict[str, BlockedBy] = {}
+    for blocker in own + above:  # each blocker once, where it first appears: own ones first
+        unique.setdefault(blocker.id, blocker)
+    shown = list(unique.values())
+    return BlockedItem.model_validate(row | {"blocked_by": shown, "blocked_reason": reason})
 
 
 @reads
