@@ -126,6 +126,8 @@ work_items = Table(
         postgresql_where=text(f"{_in('status', OPEN_STATUSES)} AND deleted_at IS NULL"),
         sqlite_where=text(f"{_in('status', OPEN_STATUSES)} AND deleted_at IS NULL"),
     ),
+    # An item's parent and status without its row: ready_work walks up the parent chain.
+    Index("ix_work_items_chain", "id", "parent_id", "status"),
 )
 
 # The link tables name work items without a foreign key: an item moved to the archive keeps
