@@ -291,11 +291,11 @@ async def claim_if_ready(
     return dict(values)
 
 
-def _held(postgres: bool) -> CTE:
-    """The ids of items held up (open or not; the caller keeps the open ones): status
-    ``blocked``, or an unmet dependency of the item itself or of an ancestor. The items at
-    or below a stuck one are a range scan of the path index (its path, then its path and a
-    slash): one per stuck item, which are few, instead of walking up from every open item."""
+def _held(postgres: bool, under: bool, label: bool) -> CTE:
+    """The open items held up, with what orders them: status ``blocked``, or an unmet
+    dependency of the item itself or of an ancestor. The items at or below a stuck one are
+    a range scan of the path index (its path, then its path and a slash): one per stuck
+    item, which are few, instead of walking up from every open item."""
     stuck, x = _stuck(postgres), work_items.alias("x")
     source = work_items.alias("stuck_item")
     in_subtree = and_(
@@ -309,26 +309,45 @@ def _held(postgres: bool) -> CTE:
     if postgres:
         # Postgres cannot estimate a range bounded by another row's value and would
         # compare every open item with every stuck one; a LATERAL subquery with an OFFSET
-        # is not flattened, so it runs as one index range scan per stuck item.
-        subtree = (
-            select(x.c.id).where(in_subtree).correlate(source).offset(_sql(0)).lateral("subtree")
+        # is not flattened (nor are the filters pushed into it, where the status index
+        # would join the range), so it runs as one index range scan per stuck item.
+        needed = [x.c[k] for k in ("id", "priority", "created_at", "status", "deleted_at")]
+        needed += [x.c.path, x.c.labels]  # for the scope
+        subtree: Any = (
+            select(*needed).where(in_subtree).correlate(source).offset(_sql(0)).lateral("subtree")
         )
-        by_dependency = select(subtree.c.id).select_from(source).join(subtree, true())
+        by_dependency = select(subtree).select_from(source).join(subtree, true())
     else:
-        by_dependency = select(x.c.id).select_from(source).join(x, in_subtree)
-    by_dependency = by_dependency.where(source.c.id.in_(select(stuck.c.waiter_id)))
-    by_status = select(x.c.id).where(x.c.status == _sql("blocked"))
-    return union(by_dependency, by_status).cte("held")
+        subtree = x
+        by_dependency = select(x).select_from(source).join(x, in_subtree)
+    by_dependency = by_dependency.where(
+        source.c.id.in_(select(stuck.c.waiter_id)), is_open(subtree), *_scope(subtree, under, label)
+    )
+    by_status = select(x).where(
+        x.c.status == _sql("blocked"), x.c.deleted_at.is_(None), *_scope(x, under, label)
+    )
+    keys = ("id", "priority", "created_at")
+    return union(
+        by_dependency.with_only_columns(*(subtree.c[k] for k in keys)),
+        by_status.with_only_columns(*(x.c[k] for k in keys)),
+    ).cte("held")
 
 
 @functools.cache
 def _blocked(postgres: bool, under: bool, label: bool) -> Select[Any]:
-    held, w = _held(postgres), work_items.alias("w")
+    """The first held items by priority, age and id, found on the held set's own columns;
+    only those are read whole."""
+    held, w = _held(postgres, under, label), work_items.alias("w")
+    order = (held.c.priority, held.c.created_at, held.c.id)
+    first = (
+        select(held.c.id)
+        .order_by(*order)
+        .limit(bindparam("limit", type_=Integer, literal_execute=True))
+    )
     return (
         select(*(w.c[name] for name in _RECORD_NAMES))
-        .where(w.c.id.in_(select(held.c.id)), is_open(w), *_scope(w, under, label))
+        .where(w.c.id.in_(first))
         .order_by(w.c.priority, w.c.created_at, w.c.id)
-        .limit(bindparam("limit", type_=Integer, literal_execute=True))
     )
 
 
