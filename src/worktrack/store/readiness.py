@@ -25,7 +25,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
-    distinct,
     exists,
     func,
     literal,
@@ -168,14 +167,22 @@ def _scope(item: FromClause, under: bool, label: bool) -> list[ColumnElement[boo
 
 
 def _unblocks(item: FromClause) -> Any:
-    """How many open items wait on ``item`` directly (each counted once)."""
-    edges, waiter = _edges(), work_items.alias("waiter")
-    return (
-        select(func.count(distinct(edges.c.waiter_id)))
-        .select_from(edges.join(waiter, waiter.c.id == edges.c.waiter_id))
-        .where(edges.c.blocker_id == item.c.id, is_open(waiter))
-        .scalar_subquery()
-    )
+    """How many open items wait on ``item`` directly, each counted once. The item's id is
+    inside each arm, so both databases probe the links' indexes with it (SQLite would
+    otherwise build every link's pair before filtering)."""
+    d, waiter = dependencies.c, work_items.alias("waiter")
+    arms = [
+        select(waits.label("waiter_id"))
+        .join(waiter, waiter.c.id == waits)
+        .where(d.dependency_type == _sql(kind), by == item.c.id, is_open(waiter))
+        .correlate(item)
+        for kind, waits, by in (
+            ("depends_on", d.source_id, d.target_id),
+            ("blocks", d.target_id, d.source_id),
+        )
+    ]
+    waiting = union(*arms).subquery("waiting")  # UNION: a waiter linked twice counts once
+    return select(func.count()).select_from(waiting).scalar_subquery()
 
 
 def _ready_conditions(chain: Chain, stuck: CTE, by_type: bool) -> list[ColumnElement[bool]]:
