@@ -384,6 +384,9 @@ def create_engine(
                 "statement_timeout": str(int(statement_timeout * 1000)),
                 "lock_timeout": str(int(lock_timeout * 1000)),
                 "idle_in_transaction_session_timeout": "60000",
+                # Every statement here is short: compiling one (hundreds of ms) costs more
+                # than running it, and a misestimated plan's cost would trigger it.
+                "jit": "off",
             },
         },
     )

@@ -119,6 +119,15 @@ work_items = Table(
     Index("ix_work_items_path", "path", unique=True),
     Index("ix_work_items_updated", "updated_at", "id"),
     Index("ix_work_items_ready", "status", "priority", "created_at"),
+    # The open items' ids, which ready_work and blocked_work read whole (ADR 0014).
+    Index(
+        "ix_work_items_open",
+        "id",
+        postgresql_where=text(f"{_in('status', OPEN_STATUSES)} AND deleted_at IS NULL"),
+        sqlite_where=text(f"{_in('status', OPEN_STATUSES)} AND deleted_at IS NULL"),
+    ),
+    # An item's parent and status without its row: ready_work walks up the parent chain.
+    Index("ix_work_items_chain", "id", "parent_id", "status"),
 )
 
 # The link tables name work items without a foreign key: an item moved to the archive keeps
@@ -134,7 +143,8 @@ dependencies = Table(
     Column("created_by", String(100), nullable=False),
     CheckConstraint(_in("dependency_type", DEPENDENCY_TYPES), name="dependency_type"),
     CheckConstraint("source_id <> target_id", name="not_self"),
-    Index("ix_work_item_dependencies_target_id", "target_id"),
+    # The waiters on an item, read from the index alone (ADR 0014).
+    Index("ix_work_item_dependencies_waiting", "target_id", "dependency_type", "source_id"),
 )
 
 change_log = Table(

@@ -109,13 +109,41 @@ async def test_the_replica_holds_what_this_server_never_read(
     ):
         root = await project(writer, "Never read here")
         children = [await task(writer, f"t{n}", root) for n in range(3)]
+        below = await task(writer, "below t2", children[2])
+        await call(
+            writer,
+            "add_dependency",
+            source_id=children[1]["id"],
+            target_id=children[0]["id"],
+            dependency_type="depends_on",
+        )
+        await call(
+            writer,
+            "add_dependency",
+            source_id=children[0]["id"],
+            target_id=children[2]["id"],
+            dependency_type="blocks",
+        )
+        primary = {
+            tool: await call(client, tool, parent_id=root["id"])
+            for tool in ("ready_work", "blocked_work")
+        }
         await outage.refresh()
         outage.proxy.set_mode("down")
         listed = await call(client, "list_work_items", parent_id=root["id"], detail="full")
         assert listed["data_source"] == "sqlite_cache"
         assert sorted(i["id"] for i in listed["items"]) == sorted(c["id"] for c in children)
         ready = await call(client, "ready_work", parent_id=root["id"])
-        assert ready["data_source"] == "sqlite_cache" and len(ready["items"]) == 3
+        assert ready["data_source"] == "sqlite_cache"
+        assert [i["id"] for i in ready["items"]] == [children[0]["id"]]
+        for tool, answer in primary.items():  # the replica answers what the primary did
+            offline = await call(client, tool, parent_id=root["id"])
+            assert offline["items"] == answer["items"], tool
+        assert {i["id"] for i in primary["blocked_work"]["items"]} == {
+            children[1]["id"],
+            children[2]["id"],
+            below["id"],
+        }
         found = await call(client, "query_work_item", id=root["id"])
         assert (found["title"], len(found["children"])) == ("Never read here", 3)
         missing = await fail(client, "query_work_item", id="00000000-0000-4000-8000-000000000000")
@@ -152,6 +180,7 @@ async def test_every_read_tool_falls_back(outage: Outage) -> None:
             ("query_work_item", {"id": root["id"]}),
             ("list_work_items", {}),
             ("ready_work", {}),
+            ("blocked_work", {}),
             ("get_history", {"entity": "work_item", "id": root["id"]}),
             ("query_vendor_status", {"name": "ACME"}),
             ("list_vendors", {}),

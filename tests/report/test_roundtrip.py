@@ -78,9 +78,23 @@ def work_items(draw: st.DrawFn) -> list[WorkItem]:
                 parent_id=parent,
                 created_at=draw(times),
                 branch_name=draw(st.none() | text),
+                priority=draw(st.integers(0, 4)),
+                labels=draw(labels),
+                claimed_by=draw(st.none() | text),
+                claim_expires_at=draw(st.none() | times),
+                blocked_by=draw(st.lists(text, max_size=3).map(tuple)),
+                progress=draw(st.none() | progress),
             )
         )
     return draw(st.permutations(items))
+
+
+labels = st.lists(
+    st.from_regex(r"[a-z0-9][a-z0-9._:/-]{0,12}", fullmatch=True), max_size=4, unique=True
+).map(lambda found: tuple(sorted(found)))
+progress = st.tuples(st.integers(0, 10**6), st.integers(1, 10**6)).map(
+    lambda pair: (min(pair), max(pair))
+)
 
 
 deployments = st.builds(
@@ -127,6 +141,14 @@ snapshots = st.builds(
 )
 
 
+def _claim(item: WorkItem, at: datetime) -> tuple[str | None, datetime | None]:
+    """The claim the report shows: one whose lease has not ended when it is written."""
+    ends = item.claim_expires_at
+    if not item.claimed_by or (ends is not None and ends <= at):
+        return None, None
+    return item.claimed_by, _seconds(ends) if ends else None
+
+
 def _flags(formats: tuple[str, ...]) -> dict[str, bool]:
     return dict.fromkeys(STANDARD_FORMATS, False) | dict.fromkeys(formats, True)
 
@@ -156,6 +178,12 @@ def test_parse_gives_back_what_render_wrote(state: Snapshot, generated_at: datet
         for depth, i in ordered
     ]
     assert [i.created_at for i in parsed.work_items] == [_seconds(i.created_at) for _, i in ordered]
+    assert [(i.priority, i.labels, i.blocked_by, i.progress) for i in parsed.work_items] == [
+        (i.priority, i.labels, i.blocked_by, i.progress) for _, i in ordered
+    ]
+    assert [(i.claimed_by, i.claim_expires_at) for i in parsed.work_items] == [
+        _claim(i, generated_at) for _, i in ordered
+    ]
 
     assert [
         (d.id, d.deployed_at, d.pr_number, d.title, d.commit, d.tests, d.compliance, d.vendors)

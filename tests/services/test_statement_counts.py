@@ -10,7 +10,7 @@ from typing import Any
 
 from worktrack.bench import project, seeding
 from worktrack.bench.project import Project
-from worktrack.services import dependencies, reports, work_items
+from worktrack.services import readiness, reports, work_items
 from worktrack.services.app import App
 
 from helpers import counting
@@ -31,7 +31,8 @@ CALLS: dict[str, Call] = {
     "list, full": lambda app, _p: work_items.list_work_items(app, detail="full"),
     "list, text search": lambda app, _p: work_items.list_work_items(app, text="parse"),
     "list, cursor page": _second_page,
-    "ready work": lambda app, _p: dependencies.ready_work(app),
+    "ready work": lambda app, _p: readiness.ready_work(app),
+    "blocked work": lambda app, _p: readiness.blocked_work(app),
     "status report": lambda app, _p: reports.generate_status_report(app),
 }
 

@@ -36,7 +36,16 @@ async def test_query_gives_ancestors_nested_children_dependencies_and_progress(
     assert [c["title"] for c in detail["children"]] == ["done"]
     chain = detail["children"][0]["children"][0]["children"]
     assert [c["id"] for c in chain] == [deepest["id"]] and chain[0]["children"] == []
-    assert detail["progress"] == {"total": 3, "completed": 1, "blocked": 1, "active": 1}
+    assert detail["progress"] == {
+        "total": 3,
+        "active": 1,
+        "in_progress": 0,
+        "blocked": 1,
+        "deferred": 0,
+        "completed": 1,
+        "cancelled": 0,
+        "percent_complete": 33,
+    }
     assert [(d["source_id"], d["target_id"]) for d in detail["dependencies"]] == [
         (sibling["id"], middle["id"])
     ]
@@ -48,7 +57,7 @@ async def test_query_gives_ancestors_nested_children_dependencies_and_progress(
     assert top["progress"]["total"] == 5  # deleted descendants are left out
     leaf = await call(client, "query_work_item", id=deepest["id"])
     assert [a["title"] for a in leaf["ancestors"]] == ["Project", "middle", "done", "deep"]
-    assert leaf["progress"] == {"total": 0, "completed": 0, "blocked": 0, "active": 0}
+    assert leaf["progress"]["total"] == 0 and leaf["progress"]["percent_complete"] is None
     deleted = await call(client, "query_work_item", id=gone["id"])
     assert deleted["deleted_at"] is not None
 

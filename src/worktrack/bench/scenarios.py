@@ -8,7 +8,7 @@ from typing import Any
 
 from worktrack.bench.project import Project
 from worktrack.bench.servers import NOOP
-from worktrack.services import board, dependencies, deployments, reports, vendors, work_items
+from worktrack.services import board, deployments, readiness, reports, vendors, work_items
 
 Arguments = dict[str, Any]
 
@@ -146,7 +146,14 @@ SCENARIOS = (
         _deep,
         work_items.list_work_items,
     ),
-    Scenario("ready_work", "ready_work", "ready work, top 10", _fixed(), dependencies.ready_work),
+    Scenario("ready_work", "ready_work", "ready work, top 10", _fixed(), readiness.ready_work),
+    Scenario(
+        "blocked_work",
+        "blocked_work",
+        "blocked work, top 20, with blockers",
+        _fixed(),
+        readiness.blocked_work,
+    ),
     Scenario(
         "report",
         "generate_status_report",

@@ -43,6 +43,7 @@ READS = (
     "list_first_page",
     "list_deep_page",
     "ready_work",
+    "blocked_work",
     "report",
 )
 TARGETS = (
@@ -55,6 +56,8 @@ TARGETS = (
     Target("hierarchy_leaf", "handler_p95", 10, sizes="large"),
     Target("hierarchy_root", "handler_p95", 10, sizes="large"),
     Target("report", "handler_p95", 200, sizes="large"),
+    Target("ready_work", "handler_p95", 10, backend="postgresql", sizes="large"),
+    Target("blocked_work", "handler_p95", 10, backend="postgresql", sizes="large"),
     *(Target(name, "stdio_ratio", 2) for name in READS),
     Target("tools_list_all", "tokens", 8000),
     Target("tools_list_work_items", "tokens", 3000),

@@ -193,15 +193,23 @@ class Dependency(Envelope):
 
 
 class Progress(BaseModel):
+    """Counts by status over the subtree below an item; percent of the work not cancelled."""
+
     total: int
-    completed: int
-    blocked: int
     active: int
+    in_progress: int
+    blocked: int
+    deferred: int
+    completed: int
+    cancelled: int
+    percent_complete: int | None
 
 
 class WorkItemDetail(WorkItem):
     ancestors: list[WorkItemSummary]
     children: list[WorkItemNode]
+    descendant_count: int
+    children_truncated: bool
     dependencies: list[Dependency]
     progress: Progress
     notes: list[NoteRecord]  # the newest few, newest first
@@ -213,10 +221,6 @@ class WorkItemPage(Envelope):
     total_count: int
     total_count_exact: bool = True
     next_cursor: str | None
-
-
-class ReadyWork(Envelope):
-    items: list[WorkItemSummary]
 
 
 class Removed(Envelope):

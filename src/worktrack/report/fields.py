@@ -28,6 +28,10 @@ _DEPLOYED = re.compile(r"(.{23})(?: - PR #([0-9]{1,9}))?")
 _TEST_COUNT = re.compile(r"[0-9]{1,9}")
 _PRIORITY = " (Priority: "
 _ITEM_TYPE = re.compile(r"[a-z_]{1,20}")
+_ITEM_PRIORITY = re.compile(r"P([0-4])")
+_PROGRESS = re.compile(r"([0-9]{1,9})/([0-9]{1,9}) \(([0-9]{1,3})%\)")
+_UNTIL = " until "
+_NO_END = "further notice"
 _NONE = "none"
 
 
@@ -193,9 +197,38 @@ def _word(text: str) -> str:
     return unescape(text.strip())
 
 
+def _item_priority(text: str) -> int:
+    found = _ITEM_PRIORITY.fullmatch(text.strip())
+    if found is None:
+        raise Bad("expected a priority P0 .. P4")
+    return int(found.group(1))
+
+
+def _claim(entity: Any, text: str) -> Any:
+    """``<actor> until <timestamp>``: the actor is escaped text, so the last " until " is
+    the separator whatever the actor's name says."""
+    actor, sep, until = text.rpartition(_UNTIL)
+    if not sep or not actor:
+        raise Bad("expected '<actor> until <timestamp>'")
+    ends = None if until.strip() == _NO_END else timestamp(until)
+    return replace(entity, claimed_by=unescape(actor), claim_expires_at=ends)
+
+
+def _progress(text: str) -> tuple[int, int]:
+    found = _PROGRESS.fullmatch(text.strip())
+    if found is None:
+        raise Bad("expected '<completed>/<total> (<percent>%)'")
+    return int(found.group(1)), int(found.group(2))
+
+
 WORK_ITEM: dict[str, Setter] = {
     "Status": lambda e, v: replace(e, status=_word(v)),
+    "Priority": lambda e, v: replace(e, priority=_item_priority(v)),
     "Created": lambda e, v: replace(e, created_at=clock(v)),
+    "Labels": lambda e, v: replace(e, labels=tuple(split_list(v))),
+    "Claimed": _claim,
+    "Blocked by": lambda e, v: replace(e, blocked_by=tuple(split_list(v))),
+    "Progress": lambda e, v: replace(e, progress=_progress(v)),
     "Branch": lambda e, v: replace(e, branch=unescape(v)),
     "Parent": lambda e, v: replace(e, parent_title=unescape(v)),
 }

@@ -39,6 +39,13 @@ class WorkItem:
     parent_id: str | None
     created_at: datetime
     branch_name: str | None
+    priority: int = 2
+    labels: tuple[str, ...] = ()
+    claimed_by: str | None = None
+    claim_expires_at: datetime | None = None
+    blocked_by: tuple[str, ...] = ()  # titles of the open items it waits on
+    # (completed, total not cancelled) below it; None without children
+    progress: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

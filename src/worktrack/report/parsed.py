@@ -39,6 +39,12 @@ class ParsedWorkItem:
     status: str | None = None
     created_at: datetime | None = None
     branch: str | None = None
+    priority: int | None = None
+    labels: tuple[str, ...] = ()
+    claimed_by: str | None = None
+    claim_expires_at: datetime | None = None
+    blocked_by: tuple[str, ...] = ()  # titles, as written
+    progress: tuple[int, int] | None = None  # (completed, total not cancelled)
 
 
 @dataclass(frozen=True, slots=True)

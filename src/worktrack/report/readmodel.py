@@ -4,9 +4,9 @@ one transaction into the read model's frozen rows."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import fields, replace
+from dataclasses import replace
 from datetime import datetime
-from operator import itemgetter
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import Select
@@ -65,21 +65,42 @@ def _shown(snapshot: Snapshot) -> None:
 
 
 async def _work_items(conn: AsyncConnection) -> list[WorkItem]:
-    """The listed items and their ancestors, siblings in report order: two statements
-    whatever the depth (an item's ancestors are the ids on its path)."""
+    """The listed items and their ancestors, siblings in report order, with what blocks
+    them: three statements whatever the depth (an item's ancestors are the ids on its path)."""
     listed = (await conn.execute(q.LISTED_WORK_ITEMS)).all()
-    shown = {row[0] for row in listed}
-    above = {a for row in listed for a in ancestor_ids(row[_PATH])} - shown
+    shown = {row.id for row in listed}
+    above = {a for row in listed for a in ancestor_ids(row.path)} - shown
     rows = [*listed, *await conn.execute(q.WORK_ITEMS_BY_ID, {"ids": sorted(above)})]
     rows.sort(key=_REPORT_ORDER)
-    return [WorkItem(*row[:_PRIORITY]) for row in rows]
+    blockers: dict[str, dict[str, str]] = {}
+    for waiter_id, blocker_id, title in await conn.execute(q.UNMET):
+        blockers.setdefault(waiter_id, {})[blocker_id] = title  # each blocker once
+    return [_work_item(row, tuple(blockers.get(row.id, {}).values())) for row in rows]
 
 
-# Rows of q.LISTED_WORK_ITEMS are WorkItem's fields, then priority and path; sorted by
-# position (a named lookup per row cost a third of the section).
-_ITEM_FIELDS = [f.name for f in fields(WorkItem)]
-_PRIORITY, _PATH = len(_ITEM_FIELDS), len(_ITEM_FIELDS) + 1
-_REPORT_ORDER = itemgetter(_PRIORITY, _ITEM_FIELDS.index("created_at"), _ITEM_FIELDS.index("id"))
+def _work_item(row: Any, blocked_by: tuple[str, ...]) -> WorkItem:
+    labels = row.labels if isinstance(row.labels, list) else []
+    to_do = row.to_do_below
+    return WorkItem(
+        row.id,
+        row.version,
+        row.title,
+        row.item_type,
+        row.status,
+        row.parent_id,
+        row.created_at,
+        row.branch_name,
+        priority=row.priority,
+        labels=tuple(str(label) for label in labels),
+        claimed_by=row.claimed_by,
+        claim_expires_at=row.claim_expires_at,
+        blocked_by=blocked_by,
+        progress=(row.completed_below, to_do) if to_do else None,
+    )
+
+
+# Report order: priority, then age, then id (the tree keeps siblings in this order).
+_REPORT_ORDER = attrgetter("priority", "created_at", "id")
 
 
 def _count(results: Mapping[str, Any], key: str) -> int:

@@ -7,6 +7,7 @@ lines. The template is compiled once per process.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import resources
@@ -68,7 +69,12 @@ class _ItemView(NamedTuple):
     title: str
     item_type: str
     status: str
+    priority: int
     created: str
+    labels: str | None
+    claimed: str | None
+    blocked_by: str | None
+    progress: str | None
     branch: str | None
 
 
@@ -134,8 +140,16 @@ def tree(items: Sequence[WorkItem]) -> list[tuple[int, WorkItem]]:
     return ordered
 
 
-def _item(depth: int, i: WorkItem) -> _ItemView:
+def _item(depth: int, i: WorkItem, now: datetime) -> _ItemView:
     # item_type and status need no escaping: the table's CHECK constraints fix their values.
+    claimed = None
+    if i.claimed_by and (i.claim_expires_at is None or i.claim_expires_at > now):
+        until = timestamp(i.claim_expires_at) if i.claim_expires_at else "further notice"
+        claimed = f"{inline(i.claimed_by)} until {until}"
+    progress = None
+    if i.progress is not None:
+        done, to_do = i.progress
+        progress = f"{done}/{to_do} ({math.floor(done * 100 / to_do + 0.5)}%)"
     return _ItemView(
         INDENT * depth,
         i.id,
@@ -143,7 +157,12 @@ def _item(depth: int, i: WorkItem) -> _ItemView:
         inline(i.title),
         i.item_type,
         i.status,
+        i.priority,
         _clock(i.created_at),
+        ", ".join(list_item(label) for label in i.labels) if i.labels else None,
+        claimed,
+        ", ".join(list_item(title) for title in i.blocked_by) if i.blocked_by else None,
+        progress,
         inline(i.branch_name) if i.branch_name else None,
     )
 
@@ -221,7 +240,7 @@ def render(snapshot: Snapshot, generated_at: datetime) -> str:
         changes=_changes(snapshot) if snapshot.since is not None else [],
         operational=counts(snapshot)["operational_vendors"],
         vendors=[_vendor(v) for v in snapshot.vendors],
-        work_items=[_item(depth, item) for depth, item in tree(snapshot.work_items)],
+        work_items=[_item(depth, item, generated_at) for depth, item in tree(snapshot.work_items)],
         deployments=[_deployment(d) for d in snapshot.deployments],
         enhancements=[_enhancement(e) for e in snapshot.enhancements],
         graph=mermaid.lines(snapshot.graph),

@@ -10,12 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.errors import ConflictError, NotFoundError, ValidationError, WorktrackError
 from worktrack.models.work_items import WorkItem
+from worktrack.services import readiness
 from worktrack.services.app import App, writes
 from worktrack.services.work_items import load
 from worktrack.store import work_items as store
 from worktrack.tables import CLOSED_STATUSES
-
-_CANDIDATES = 25
 
 
 @writes("claim_work_item", WorkItem, entity="work_item", keep=("id",))
@@ -31,11 +30,8 @@ async def claim_work_item(
     actor, now = app.who(claimed_by), app.clock()
     until = now + timedelta(minutes=lease_minutes)
     if id is None:
-        # Another client may take a candidate between the query and the claim; the claim
-        # UPDATE re-checks and we move on to the next one.
-        for candidate in await store.ready(conn, actor=actor, now=now, limit=_CANDIDATES):
-            if claimed := await store.set_claim(conn, candidate.id, actor, until, now):
-                return claimed
+        if claimed := await readiness.claim_next(conn, actor=actor, now=now, until=until):
+            return claimed
         raise NotFoundError("ready work_item", id="next")
     item = await load(conn, id)
     claimed = await store.set_claim(conn, item.id, actor, until, now)

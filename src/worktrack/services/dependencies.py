@@ -1,15 +1,14 @@
-"""Dependencies between work items, and the ready-work query they feed."""
+"""Dependencies between work items (what they mean for readiness: services/readiness.py)."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.errors import ValidationError
-from worktrack.models.work_items import Dependency, ReadyWork, Removed
-from worktrack.services.app import App, reads, writes
-from worktrack.services.work_items import load, summary
+from worktrack.models.work_items import Dependency, Removed
+from worktrack.services.app import App, writes
+from worktrack.services.work_items import load
 from worktrack.store import dependencies as store
-from worktrack.store import work_items as item_store
 
 
 @writes("add_dependency", Dependency, entity="dependency", keep=("source_id", "target_id"))
@@ -53,19 +52,3 @@ async def remove_dependency(
 ) -> Removed:
     source, target = await load(conn, source_id), await load(conn, target_id)
     return Removed(removed=await store.remove(conn, source.id, target.id, dependency_type))
-
-
-@reads
-async def ready_work(
-    app: App,
-    conn: AsyncConnection,
-    *,
-    item_type: str | None = None,
-    parent_id: str | None = None,
-    limit: int = 10,
-) -> ReadyWork:
-    under = (await load(conn, parent_id)).path if parent_id else None
-    found = await item_store.ready(
-        conn, actor=app.actor, now=app.clock(), limit=limit, item_type=item_type, under_path=under
-    )
-    return ReadyWork(items=[summary(item) for item in found])

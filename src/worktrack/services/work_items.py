@@ -13,7 +13,6 @@ from worktrack.errors import NotFoundError, ValidationError
 from worktrack.hierarchy import MAX_DEPTH, ancestor_ids, child_path, depth_of, is_in_subtree
 from worktrack.models.configuration import Configuration
 from worktrack.models.work_items import (
-    Progress,
     WorkItem,
     WorkItemDetail,
     WorkItemPage,
@@ -23,7 +22,7 @@ from worktrack.models.work_items import (
     checked_metadata,
     merge_patch,
 )
-from worktrack.services import subtree
+from worktrack.services import subtree, tree
 from worktrack.services.app import App, reads, writes
 from worktrack.services.common import created, decode_cursor, diff, encode_cursor
 from worktrack.services.common import version_conflict as _conflict
@@ -385,22 +384,25 @@ async def query_work_item(
     id: str,
     include_children: bool = True,
     include_dependencies: bool = True,
+    max_nodes: int = 100,
 ) -> WorkItemDetail:
     item = await load_any(conn, id)
     if item.archived_at is None:
-        related = await store.family(conn, item.path)
+        view = await tree.live_view(
+            conn, item, max_nodes=max_nodes, include_children=include_children
+        )
     else:
-        related = await _archived_family(conn, item)
-    below = [row for row in related if row["depth"] > item.depth]
+        family = await _archived_family(conn, item)
+        view = tree.archived_view(
+            item, family, max_nodes=max_nodes, include_children=include_children
+        )
     links = await dependency_store.of_item(conn, item.id) if include_dependencies else []
     notes, notes_count = await newest_notes(conn, item)
     return WorkItemDetail.model_validate(
         {
             **dict(item),
-            "ancestors": [row for row in related if row["depth"] < item.depth],
-            "children": nest(item.id, below) if include_children else [],
+            **view,
             "dependencies": links,
-            "progress": progress(below),
             "notes": notes,
             "notes_count": notes_count,
         }
@@ -421,25 +423,6 @@ async def _archived_family(conn: AsyncConnection, item: WorkItem) -> list[Row]:
     ]
     found.sort(key=lambda row: (row.depth, row.created_at, row.id))
     return [{f: getattr(row, f) for f in SUMMARY_FIELDS} for row in found]
-
-
-def nest(root_id: str, below: list[Row]) -> list[Row]:
-    """The nested tree under ``root_id`` (each row gets its ``children``) from the
-    summary rows of its descendants, each parent's children in the order given."""
-    children: dict[str | None, list[Row]] = {}
-    for row in below:
-        children.setdefault(row["parent_id"], []).append(row)
-    for row in below:
-        row["children"] = children.get(row["id"], [])
-    return children.get(root_id, [])
-
-
-def progress(below: list[Row]) -> Progress:
-    counts = {"active": 0, "completed": 0, "blocked": 0}
-    for row in below:
-        if row["status"] in counts:
-            counts[row["status"]] += 1
-    return Progress(total=len(below), **counts)
 
 
 @reads

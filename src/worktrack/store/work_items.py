@@ -19,7 +19,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
-    exists,
     func,
     insert,
     literal,
@@ -32,10 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from worktrack.hierarchy import ancestor_ids, prefix_bounds, subtree_prefix
+from worktrack.hierarchy import prefix_bounds, subtree_prefix
 from worktrack.models.work_items import WorkItem, WorkItemSummary
 from worktrack.store import tap
-from worktrack.tables import CLOSED_STATUSES, dependencies, work_items
+from worktrack.tables import CLOSED_STATUSES, work_items
 
 RECORD_COLUMNS = [c for c in work_items.c if c.name != "search_text"]
 SUMMARY_COLUMNS = [work_items.c[name] for name in WorkItemSummary.model_fields]
@@ -114,47 +113,7 @@ async def descendants(conn: AsyncConnection, path: str, *, lock: bool = False) -
     return [_record(row) for row in await conn.execute(query)]
 
 
-# Built once: a statement's construction and cache key cost more than running it here.
-def _family(columns: Sequence[Any]) -> Select[Any]:
-    return (
-        select(*columns)
-        .where(
-            or_(
-                _w.id.in_(bindparam("ancestors", expanding=True)),
-                and_(
-                    _w.path >= bindparam("low"),
-                    _w.path < bindparam("high"),
-                    _w.deleted_at.is_(None),
-                ),
-            )
-        )
-        .order_by(_w.depth, _w.created_at, _w.id)
-    )
-
-
-_FAMILY = _family(SUMMARY_COLUMNS)
-# When the rows seen fill the outage cache, it needs them whole.
-_FAMILY_RECORDS = _family(RECORD_COLUMNS)
-_SUMMARY_NAMES = [column.name for column in SUMMARY_COLUMNS]
-_SUMMARY_SET = set(_SUMMARY_NAMES)
-
-
-async def family(conn: AsyncConnection, path: str) -> list[dict[str, Any]]:
-    """The summary fields of the ancestors and the live descendants of the item at
-    ``path``, by depth, then creation: one statement whatever the depth or subtree size.
-
-    Plain dicts, not models: the caller validates its whole result once, which for a
-    subtree of hundreds of items costs a fifth of building a model per row."""
-    low, high = prefix_bounds(subtree_prefix(path))
-    arguments = {"ancestors": ancestor_ids(path), "low": low, "high": high}
-    if not tap.active():
-        return [row._asdict() for row in await conn.execute(_FAMILY, arguments)]
-    found = []
-    for row in await conn.execute(_FAMILY_RECORDS, arguments):
-        values = row._asdict()
-        tap.row(work_items, values)
-        found.append({name: values[name] for name in _SUMMARY_NAMES})
-    return found
+_SUMMARY_SET = {column.name for column in SUMMARY_COLUMNS}
 
 
 async def rebase_subtree(
@@ -335,65 +294,9 @@ async def list_page(
     return shown, int(total or 0)
 
 
-def _open_blocker() -> ColumnElement[bool]:
-    """True when some unfinished, undeleted item must finish before the outer item."""
-    other = work_items.alias("other")
-    dep = dependencies.c
-    unfinished = and_(other.c.status.not_in(CLOSED_STATUSES), other.c.deleted_at.is_(None))
-    needs = exists().where(
-        dep.source_id == _w.id,
-        dep.dependency_type == "depends_on",
-        other.c.id == dep.target_id,
-        unfinished,
-    )
-    blocked_by = exists().where(
-        dep.target_id == _w.id,
-        dep.dependency_type == "blocks",
-        other.c.id == dep.source_id,
-        unfinished,
-    )
-    return or_(needs, blocked_by)
-
-
 def _claimable(actor: Any, now: Any) -> ColumnElement[bool]:
     """Unclaimed, claimed by ``actor`` or with an expired lease (values or bind parameters)."""
     return or_(_w.claimed_by.is_(None), _w.claimed_by == actor, _w.claim_expires_at <= now)
-
-
-@functools.cache
-def _ready(by_type: bool, under: bool) -> Select[Any]:
-    """The ready-work statement, built once per shape: its two EXISTS subqueries make it
-    the costliest statement to build (0.8 ms, four times running it)."""
-    query = _select().where(
-        _w.status == "active",
-        _w.deleted_at.is_(None),
-        _claimable(bindparam("actor"), bindparam("now")),
-        ~_open_blocker(),
-    )
-    if by_type:
-        query = query.where(_w.item_type == bindparam("item_type"))
-    if under:
-        query = query.where(_w.path >= bindparam("low"), _w.path < bindparam("high"))
-    order = query.order_by(_w.priority, _w.created_at, _w.id)
-    return order.limit(bindparam("limit", type_=Integer))
-
-
-async def ready(
-    conn: AsyncConnection,
-    *,
-    actor: str,
-    now: datetime,
-    limit: int,
-    item_type: str | None = None,
-    under_path: str | None = None,
-) -> list[WorkItem]:
-    arguments: dict[str, Any] = {"actor": actor, "now": now, "limit": limit}
-    if item_type:
-        arguments["item_type"] = item_type
-    if under_path:
-        arguments["low"], arguments["high"] = prefix_bounds(subtree_prefix(under_path))
-    query = _ready(bool(item_type), bool(under_path))
-    return [_record(row) for row in await conn.execute(query, arguments)]
 
 
 async def set_claim(

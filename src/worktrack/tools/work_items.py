@@ -18,6 +18,7 @@ from worktrack.models.common import (
     Text,
 )
 from worktrack.models.history import History, HistoryEntity
+from worktrack.models.readiness import BlockedWork, ReadyWork
 from worktrack.models.work_items import (
     MAX_PR_NUMBER,
     AcceptanceCriteria,
@@ -30,7 +31,6 @@ from worktrack.models.work_items import (
     Labels,
     Priority,
     PrNumber,
-    ReadyWork,
     Removed,
     Status,
     Title,
@@ -38,7 +38,7 @@ from worktrack.models.work_items import (
     WorkItemDetail,
     WorkItemPage,
 )
-from worktrack.services import claims, dependencies, history, work_items
+from worktrack.services import claims, dependencies, history, readiness, work_items
 from worktrack.tools.common import Toolset, app_of
 
 tools = Toolset("work_items")
@@ -53,6 +53,7 @@ Metadata = Annotated[
     ),
 ]
 Limit = Annotated[int, Field(ge=1, le=200)]
+LabelFilter = Annotated[Text, Field(max_length=50, description="items with this label")]
 
 
 @tools.write()
@@ -157,6 +158,7 @@ async def query_work_item(
     id: IdRef,
     include_children: bool = True,
     include_dependencies: bool = True,
+    max_nodes: Annotated[int, Field(ge=1, le=1000, description="children shown, in all")] = 100,
 ) -> WorkItemDetail:
     """One work item with its ancestors, nested children, dependencies and progress."""
     return await work_items.query_work_item(
@@ -164,6 +166,7 @@ async def query_work_item(
         id=id,
         include_children=include_children,
         include_dependencies=include_dependencies,
+        max_nodes=max_nodes,
     )
 
 
@@ -253,12 +256,24 @@ async def ready_work(
     ctx: Context,
     item_type: ItemType | None = None,
     parent_id: Annotated[IdRef, Field(description="only items below this one")] | None = None,
+    label: LabelFilter | None = None,
     limit: Limit = 10,
 ) -> ReadyWork:
-    """Active items nothing unfinished blocks and nobody else claims, most urgent first."""
-    return await dependencies.ready_work(
-        app_of(ctx), item_type=item_type, parent_id=parent_id, limit=limit
+    """Tasks you can start now (nothing open blocks them or an ancestor), most urgent first."""
+    return await readiness.ready_work(
+        app_of(ctx), item_type=item_type, parent_id=parent_id, label=label, limit=limit
     )
+
+
+@tools.read
+async def blocked_work(
+    ctx: Context,
+    parent_id: Annotated[IdRef, Field(description="only items below this one")] | None = None,
+    label: LabelFilter | None = None,
+    limit: Limit = 20,
+) -> BlockedWork:
+    """Open items held up by an open dependency or a blocked status, with their blockers."""
+    return await readiness.blocked_work(app_of(ctx), parent_id=parent_id, label=label, limit=limit)
 
 
 @tools.write(idempotent=True)
