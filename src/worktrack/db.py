@@ -2,7 +2,9 @@
 
 Everything that touches a connection goes through ``Database.run``: it opens a
 transaction (``BEGIN IMMEDIATE`` for SQLite writes, so a read-then-write never fails to
-upgrade its lock) and sorts every driver failure into one of three classes
+upgrade its lock), except around a read of one statement (``OneStatement``), which is
+atomic by itself and runs without BEGIN and COMMIT (two round trips of the four a small
+read cost on Postgres). It sorts every driver failure into one of three classes
 (``docs/adr/0016-down-slow-retry.md``):
 
 - **retry**: a deadlock or serialization failure, SQLite busy, or a connection lost before
@@ -31,7 +33,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import event, exc
@@ -39,6 +41,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from worktrack import sqlite_driver
 from worktrack.errors import (
     ConflictError,
     DownCause,
@@ -69,6 +72,22 @@ COMMAND_GRACE_SECONDS = 1.0
 LOCK_SHARE = 0.8
 _TIMEOUTS_OPTION = "worktrack_timeouts"
 _dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+
+
+class OneStatement(Generic[T]):
+    """A read unit that runs exactly one statement. A single statement sees one snapshot
+    on its own (Postgres and SQLite alike), so it needs no transaction around it: it runs
+    in autocommit. A unit that runs several statements must not be marked: on Postgres
+    (READ COMMITTED) each would see a different moment."""
+
+    def __init__(self, unit: Unit[T]) -> None:
+        self.unit = unit
+
+    async def __call__(self, conn: AsyncConnection) -> T:
+        return await self.unit(conn)
+
+
+_AUTOCOMMIT = "worktrack_autocommit"
 
 
 class Runner(Protocol):
@@ -145,10 +164,21 @@ class Database:
             step.phase = "statement"
             if write:
                 await conn.execution_options(worktrack_write=True)
+            elif isinstance(unit, OneStatement):
+                return await self._autocommit(conn, unit)
             async with conn.begin():
                 result = await unit(conn)
                 step.phase = "commit"
             return result
+
+    async def _autocommit(self, conn: AsyncConnection, unit: OneStatement[T]) -> T:
+        if self.dialect == "postgresql":  # asyncpg then sends no BEGIN and no COMMIT
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await unit(conn)
+        # SQLite: no BEGIN is emitted (see ``_begin``); the statement is its own
+        # transaction, and what SQLAlchemy ends afterwards is an empty one.
+        await conn.execution_options(**{_AUTOCOMMIT: True})
+        return await unit(conn)
 
     async def answers(self) -> bool:
         """Whether the server answers a fresh connection now, within the connect timeout
@@ -371,7 +401,10 @@ def create_engine(
     engine = create_async_engine(
         url,
         json_serializer=_dumps,
-        pool_pre_ping=True,
+        # No ping before each use (three round trips with the asyncpg dialect: BEGIN,
+        # ";", ROLLBACK): a pooled connection the server dropped fails its first
+        # statement, which ``Database.run`` retries on a fresh one (nothing was applied).
+        pool_pre_ping=False,
         pool_size=5,
         max_overflow=10,
         pool_timeout=pool_timeout,
@@ -409,7 +442,8 @@ def _sqlite_engine(
         Path(database or "").parent.mkdir(parents=True, exist_ok=True)
     # One shared connection keeps an in-memory database alive between units of work.
     pooling: dict[str, Any] = {"poolclass": StaticPool} if in_memory else {}
-    engine = create_async_engine(url, json_serializer=_dumps, **pooling)
+    # One thread hop per statement (``sqlite_driver``), not four.
+    engine = create_async_engine(url, json_serializer=_dumps, module=sqlite_driver.DBAPI, **pooling)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _configure(dbapi_conn: Any, _record: Any) -> None:
@@ -427,8 +461,10 @@ def _sqlite_engine(
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        write = conn.get_execution_options().get("worktrack_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(_AUTOCOMMIT, False):
+            return  # one statement: SQLite runs it in a transaction of its own
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("worktrack_write") else "BEGIN")
 
     return engine
 
