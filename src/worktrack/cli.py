@@ -310,7 +310,8 @@ async def _report(settings: Settings, *, write_file: bool, since: str | None) ->
     from worktrack.services.reports import generate_status_report
 
     return await _using_app(
-        settings, lambda app: generate_status_report(app, write_file=write_file, since=since)
+        settings,
+        lambda app: generate_status_report(app, write_file=write_file, since=since, detail="full"),
     )
 
 

@@ -32,7 +32,8 @@ CALLS: dict[str, Call] = {
     "list, text search": lambda app, _p: work_items.list_work_items(app, text="parse"),
     "list, cursor page": _second_page,
     "ready work": lambda app, _p: dependencies.ready_work(app),
-    "status report": lambda app, _p: reports.generate_status_report(app),
+    "status report": lambda app, _p: reports.generate_status_report(app, detail="full"),
+    "status report digest": lambda app, _p: reports.generate_status_report(app),
 }
 
 
@@ -58,4 +59,7 @@ async def test_hot_paths_issue_the_same_statements_for_10x_the_data(app: App) ->
     after = await _statements(app, larger)
 
     assert after == before
+    # The digest is the report's read plus ready_work's.
+    digest = before.pop("status report digest")
+    assert digest == before["status report"] + before["ready work"], digest
     assert max(before.values()) <= 8, before

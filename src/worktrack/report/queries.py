@@ -25,7 +25,8 @@ from worktrack.tables import (
 # of the database (READ COMMITTED gives each statement its own); SQLite's transaction does.
 ONE_SNAPSHOT = text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 RECENT_DEPLOYMENTS = 20
-LISTED_STATUSES = ("active", "blocked")
+# Open items (contract §6: every status other than completed or cancelled).
+LISTED_STATUSES = ("active", "in_progress", "blocked", "deferred")
 
 VENDORS = select(
     vendors.c.id,
