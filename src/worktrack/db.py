@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
+import orjson
 from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -72,6 +73,16 @@ COMMAND_GRACE_SECONDS = 1.0
 LOCK_SHARE = 0.8
 _TIMEOUTS_OPTION = "worktrack_timeouts"
 _dumps = partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+
+
+def loads(text: str | bytes) -> Any:
+    """A JSON column's value: orjson (5x the standard library's speed; a status report
+    decodes thousands), or the standard library for what orjson refuses (integers past
+    64 bits, which Postgres's jsonb keeps)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 class OneStatement(Generic[T]):
@@ -401,6 +412,7 @@ def create_engine(
     engine = create_async_engine(
         url,
         json_serializer=_dumps,
+        json_deserializer=loads,
         # No ping before each use (three round trips with the asyncpg dialect: BEGIN,
         # ";", ROLLBACK): a pooled connection the server dropped fails its first
         # statement, which ``Database.run`` retries on a fresh one (nothing was applied).
@@ -443,7 +455,13 @@ def _sqlite_engine(
     # One shared connection keeps an in-memory database alive between units of work.
     pooling: dict[str, Any] = {"poolclass": StaticPool} if in_memory else {}
     # One thread hop per statement (``sqlite_driver``), not four.
-    engine = create_async_engine(url, json_serializer=_dumps, module=sqlite_driver.DBAPI, **pooling)
+    engine = create_async_engine(
+        url,
+        json_serializer=_dumps,
+        json_deserializer=loads,
+        module=sqlite_driver.DBAPI,
+        **pooling,
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _configure(dbapi_conn: Any, _record: Any) -> None:

@@ -115,7 +115,9 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
 class _DBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> _Connection:
         connection = self.aiosqlite.connect(*arg, **kw)
-        connection._thread.daemon = True  # as SQLAlchemy's own: never holds up an exit
+        # As SQLAlchemy's own: the thread never holds up an exit (before aiosqlite 0.22
+        # the connection was the thread).
+        getattr(connection, "_thread", connection).daemon = True
         return _Connection(self, await_(connection))
 
 

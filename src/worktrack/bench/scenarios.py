@@ -149,6 +149,13 @@ SCENARIOS = (
         "report",
         "generate_status_report",
         "full status report",
+        _fixed(detail="full"),
+        reports.generate_status_report,
+    ),
+    Scenario(
+        "report_summary",
+        "generate_status_report",
+        "status report digest (the default)",
         _fixed(),
         reports.generate_status_report,
     ),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, bindparam, or_, select, text
+from sqlalchemy import Select, Text, bindparam, cast, or_, select, text
 
 from worktrack.tables import (
     change_log,
@@ -34,8 +34,9 @@ VENDORS = select(
     vendors.c.name,
     vendors.c.status,
     vendors.c.extractor_version,
-    vendors.c.metadata,
-).order_by(vendors.c.name_key, vendors.c.id)
+    # As text: ``readmodel`` decodes each distinct text once per process, not per report.
+    cast(vendors.c.metadata, Text),
+).order_by(vendors.c.name_key)  # unique: its index gives the order, no sort (5 ms at 3,735)
 
 
 # Live items that are active or blocked, and (by id) the ancestors they need so each tree

@@ -3,6 +3,7 @@ one transaction into the read model's frozen rows."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import fields, replace
 from datetime import datetime
@@ -13,6 +14,7 @@ from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack import tables
+from worktrack.db import loads
 from worktrack.hierarchy import ancestor_ids
 from worktrack.report import queries as q
 from worktrack.report.model import (
@@ -89,28 +91,28 @@ def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+@functools.lru_cache(maxsize=16_384)
+def _vendor_numbers(metadata: str | None) -> tuple[int, int, int, tuple[str, ...]]:
+    """Test counts and formats from a vendor's stored metadata (as text): decoded once
+    per distinct text, as thousands of vendors change rarely."""
+    meta = _object(loads(metadata) if metadata is not None else None)
+    results = _object(meta.get("test_results"))
+    return (
+        _count(results, "passing"),
+        _count(results, "total"),
+        _count(results, "skipped"),
+        supported_formats(_object(meta.get("format_support"))),
+    )
+
+
 async def _vendors(conn: AsyncConnection) -> list[Vendor]:
-    found = []
     # Unpacked: looking columns up by name on each row cost more than building the row.
-    for vendor_id, version, name, status, extractor_version, metadata in await conn.execute(
-        q.VENDORS
-    ):
-        meta = _object(metadata)
-        results = _object(meta.get("test_results"))
-        found.append(
-            Vendor(
-                vendor_id,
-                version,
-                name,
-                status,
-                _count(results, "passing"),
-                _count(results, "total"),
-                _count(results, "skipped"),
-                supported_formats(_object(meta.get("format_support"))),
-                extractor_version,
-            )
+    return [
+        Vendor(vendor_id, version, name, status, *_vendor_numbers(metadata), extractor_version)
+        for vendor_id, version, name, status, extractor_version, metadata in await conn.execute(
+            q.VENDORS
         )
-    return found
+    ]
 
 
 async def _vendor_names(
