@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from importlib.resources import files
 from pathlib import Path
-
-import re
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, inspect, text
