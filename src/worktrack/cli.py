@@ -585,6 +585,7 @@ def bench(
         cold_starts=1 if quick else 5,
         maintenance=maintenance,
         portability=moves,
+        rss_calls=100 if quick else 10_000,
     )
     try:
         with progress_bar("bench") as progress:
