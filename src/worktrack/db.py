@@ -143,6 +143,12 @@ class Database:
         self.engine = engine
         self.source = source
         self.attempts = _ATTEMPTS  # runs of a unit met by retry-class failures
+        # The same pool, for ``OneStatement`` reads: on Postgres in autocommit (asyncpg
+        # then sends no BEGIN and no COMMIT); on SQLite without the explicit BEGIN, the
+        # statement on the event loop's thread (see ``_begin``, ``sqlite_driver.inline``).
+        # Set once here: an option set per connection costs a greenlet switch a call.
+        single = {"isolation_level": "AUTOCOMMIT"} if self.dialect == "postgresql" else {}
+        self._single = engine.execution_options(**single, **{_AUTOCOMMIT: True})
 
     @property
     def dialect(self) -> str:
@@ -171,25 +177,19 @@ class Database:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _once(self, unit: Unit[T], write: bool, step: _Step) -> T:
+        if isinstance(unit, OneStatement) and not write:
+            async with self._single.connect() as conn:
+                step.phase = "statement"
+                answer: T = await unit(conn)
+                return answer
         async with self.engine.connect() as conn:
             step.phase = "statement"
             if write:
                 await conn.execution_options(worktrack_write=True)
-            elif isinstance(unit, OneStatement):
-                return await self._autocommit(conn, unit)
             async with conn.begin():
                 result = await unit(conn)
                 step.phase = "commit"
             return result
-
-    async def _autocommit(self, conn: AsyncConnection, unit: OneStatement[T]) -> T:
-        if self.dialect == "postgresql":  # asyncpg then sends no BEGIN and no COMMIT
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return await unit(conn)
-        # SQLite: no BEGIN is emitted (see ``_begin``); the statement is its own
-        # transaction, and what SQLAlchemy ends afterwards is an empty one.
-        await conn.execution_options(**{_AUTOCOMMIT: True})
-        return await unit(conn)
 
     async def answers(self) -> bool:
         """Whether the server answers a fresh connection now, within the connect timeout
@@ -460,6 +460,8 @@ def _sqlite_engine(
         json_serializer=_dumps,
         json_deserializer=loads,
         module=sqlite_driver.DBAPI,
+        # One-statement reads run on the event loop's thread (``sqlite_driver.inline``).
+        connect_args={"check_same_thread": False},
         **pooling,
     )
 
@@ -481,7 +483,10 @@ def _sqlite_engine(
     def _begin(conn: Any) -> None:
         options = conn.get_execution_options()
         if options.get(_AUTOCOMMIT, False):
-            return  # one statement: SQLite runs it in a transaction of its own
+            # One statement: SQLite runs it in a transaction of its own, here on the
+            # event loop's thread, until SQLAlchemy ends the (empty) transaction.
+            sqlite_driver.run_inline(conn.connection.dbapi_connection)
+            return
         conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("worktrack_write") else "BEGIN")
 
     return engine
