@@ -59,7 +59,7 @@ async def test_hot_paths_issue_the_same_statements_for_10x_the_data(app: App) ->
     after = await _statements(app, larger)
 
     assert after == before
-    # The digest is the report's read plus ready_work's.
+    # The digest reads counts and the rows it lists, and ready_work's few.
     digest = before.pop("status report digest")
-    assert digest == before["status report"] + before["ready work"], digest
+    assert digest < before["status report"] + before["ready work"], digest
     assert max(before.values()) <= 8, before

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, Text, bindparam, cast, or_, select, text
+from sqlalchemy import Select, Text, bindparam, cast, func, or_, select, text
 
 from worktrack.tables import (
     change_log,
@@ -130,3 +130,18 @@ def _changed_work_items() -> Select[Any]:
 
 
 CHANGES = _changed_work_items()
+
+
+# The digest (``summary``) reads counts and the few rows it shows, not every row.
+VENDOR_COUNTS = select(
+    func.count(), func.count().filter(vendors.c.status == "operational")
+).select_from(vendors)
+BROKEN_VENDORS = (
+    select(vendors.c.id, vendors.c.name, vendors.c.status)
+    .where(vendors.c.status != "operational")
+    .order_by(vendors.c.name_key)
+)
+RECENT_COUNT = select(func.count()).select_from(RECENT.subquery())
+ENHANCEMENT_COUNT = (
+    select(func.count()).select_from(enhancements).where(enhancements.c.status != "completed")
+)

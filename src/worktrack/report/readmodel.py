@@ -17,9 +17,12 @@ from worktrack import tables
 from worktrack.db import loads
 from worktrack.hierarchy import ancestor_ids
 from worktrack.report import queries as q
+from worktrack.report import render
 from worktrack.report.model import (
+    BrokenVendor,
     Change,
     Deployment,
+    Digest,
     Enhancement,
     Snapshot,
     Vendor,
@@ -49,6 +52,60 @@ async def load(conn: AsyncConnection, since: datetime | None = None) -> Snapshot
         since=since,
         changes=await _changes(conn, since),
         new_deployments=await _deployments(conn, q.SINCE, window, names),
+    )
+
+
+async def load_digest(conn: AsyncConnection, since: datetime | None = None) -> Digest:
+    """The digest's read: the counts of every section and the rows it lists (items in
+    progress or blocked, broken vendors, what changed), in one snapshot like ``load``."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(q.ONE_SNAPSHOT)
+    vendor_count, operational = (await conn.execute(q.VENDOR_COUNTS)).one()
+    listed = sorted((await conn.execute(q.LISTED_WORK_ITEMS)).all(), key=_REPORT_ORDER)
+    shown = {row[0] for row in listed}
+    above = {a for row in listed for a in ancestor_ids(row[_PATH])} - shown
+    items = [WorkItem(*row[:_PRIORITY]) for row in listed]
+    digest = Digest(
+        counts={
+            "vendors": vendor_count,
+            "operational_vendors": operational,
+            "active_work_items": len(shown) + len(above),  # as the report: with ancestors
+            "deployments": (await conn.execute(q.RECENT_COUNT)).scalar_one(),
+            "enhancements": (await conn.execute(q.ENHANCEMENT_COUNT)).scalar_one(),
+        },
+        in_progress=[i for i in items if i.status == "in_progress"],
+        blocked=[i for i in items if i.status == "blocked"],
+        broken=[BrokenVendor(*row) for row in await conn.execute(q.BROKEN_VENDORS)],
+    )
+    if tap.active():
+        for item in (*digest.in_progress, *digest.blocked):
+            tap.touched(tables.work_items, item.id)
+        for vendor in digest.broken:
+            tap.touched(tables.vendors, vendor.id)
+    if since is None:
+        return digest
+    return replace(
+        digest,
+        since=since,
+        changes=await _changes(conn, since),
+        new_deployments=await _deployments(conn, q.SINCE, {"since": since}, {}),
+    )
+
+
+def digest_of(snapshot: Snapshot) -> Digest:
+    """The digest of a whole snapshot already read (``load_digest`` reads less)."""
+    return Digest(
+        counts=render.counts(snapshot),
+        in_progress=[i for i in snapshot.work_items if i.status == "in_progress"],
+        blocked=[i for i in snapshot.work_items if i.status == "blocked"],
+        broken=[
+            BrokenVendor(v.id, v.name, v.status)
+            for v in snapshot.vendors
+            if v.status != "operational"
+        ],
+        since=snapshot.since,
+        changes=snapshot.changes,
+        new_deployments=snapshot.new_deployments,
     )
 
 

@@ -19,8 +19,8 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from worktrack.report.escape import inline
-from worktrack.report.model import Change, Deployment, Snapshot, WorkItem
-from worktrack.report.render import counts, timestamp
+from worktrack.report.model import Change, Deployment, Digest, WorkItem
+from worktrack.report.render import timestamp
 
 if TYPE_CHECKING:
     import jinja2
@@ -98,37 +98,30 @@ def _section(title: str, entries: Sequence[str]) -> Section:
     return Section(title, len(entries), tuple(entries))
 
 
-def _items(snapshot: Snapshot, ready: Sequence[WorkItemSummary]) -> list[Section]:
-    def having(status: str) -> list[str]:
-        return [_item(i) for i in snapshot.work_items if i.status == status]
-
+def _items(digest: Digest, ready: Sequence[WorkItemSummary]) -> list[Section]:
     return [
-        _section("In Progress", having("in_progress")),
-        _section("Blocked", having("blocked")),
+        _section("In Progress", [_item(i) for i in digest.in_progress]),
+        _section("Blocked", [_item(i) for i in digest.blocked]),
         _section("Ready to Start (first 10 of ready_work)", [_ready(i) for i in ready[:10]]),
     ]
 
 
-def _changes(snapshot: Snapshot) -> list[Section]:
+def _changes(digest: Digest) -> list[Section]:
     found = [
-        _section(title, [_change(c) for c in snapshot.changes if c.kind == kind])
+        _section(title, [_change(c) for c in digest.changes if c.kind == kind])
         for kind, title in CHANGE_TITLES.items()
     ]
-    return [*found, _section("Deployments", [_deployment(d) for d in snapshot.new_deployments])]
+    return [*found, _section("Deployments", [_deployment(d) for d in digest.new_deployments])]
 
 
-def _vendors(snapshot: Snapshot) -> list[Section]:
-    broken = [
-        f"**{_short(v.name)}**: {inline(v.status)} id:{v.id}"
-        for v in snapshot.vendors
-        if v.status != "operational"
-    ]
+def _vendors(digest: Digest) -> list[Section]:
+    broken = [f"**{_short(v.name)}**: {inline(v.status)} id:{v.id}" for v in digest.broken]
     return [_section("Broken", broken)]
 
 
-def _fill(sections: dict[str, list[Section]], generated_at: str, snapshot: Snapshot) -> str:
-    numbers = counts(snapshot)
-    since = snapshot.since
+def _fill(sections: dict[str, list[Section]], generated_at: str, digest: Digest) -> str:
+    numbers = digest.counts
+    since = digest.since
     return _template().render(
         generated_at=generated_at,
         since=since.astimezone(UTC).isoformat() if since is not None else None,
@@ -154,14 +147,14 @@ def _shorten(sections: dict[str, list[Section]]) -> bool:
     return True
 
 
-def render(snapshot: Snapshot, ready: Sequence[WorkItemSummary], generated_at: datetime) -> str:
+def render(digest: Digest, ready: Sequence[WorkItemSummary], generated_at: datetime) -> str:
     sections = {
-        "changes": _changes(snapshot) if snapshot.since is not None else [],
-        "vendors": _vendors(snapshot),
-        "items": _items(snapshot, ready),
+        "changes": _changes(digest) if digest.since is not None else [],
+        "vendors": _vendors(digest),
+        "items": _items(digest, ready),
     }
     at = timestamp(generated_at)
-    text = _fill(sections, at, snapshot)
+    text = _fill(sections, at, digest)
     while len(text) > LIMIT and _shorten(sections):
-        text = _fill(sections, at, snapshot)
+        text = _fill(sections, at, digest)
     return text

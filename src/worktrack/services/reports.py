@@ -60,20 +60,28 @@ async def _report(
     full: bool,
 ) -> _Rendered:
     """The digest when ``ready`` is given (the items ``ready_work`` chose), and the whole
-    report when ``full``, both from one snapshot."""
+    report when ``full``, both from one snapshot; the digest alone reads only what it
+    shows and counts (``readmodel.load_digest``)."""
+    if not full:
+        assert ready is not None, "a digest, the whole report, or both"
+        digest = await readmodel.load_digest(conn, since)
+        markdown = summary.render(digest, ready, app.clock())
+        return _Rendered(
+            markdown=markdown, path=None, counts=ReportCounts(**digest.counts), full=None
+        )
     snapshot = await readmodel.load(conn, since)
     parts = (snapshot.vendors, snapshot.work_items, snapshot.deployments, snapshot.enhancements)
     rows = sum(len(part) for part in parts)
     told = progress if rows >= LARGE_REPORT_ROWS else silent
     await told(1, 2, f"read {rows} rows for the status report")
     now = app.clock()
-    whole = render.render(snapshot, now) if full else None
-    digest = summary.render(snapshot, ready, now) if ready is not None else None
+    whole = render.render(snapshot, now)
     await told(2, 2, "rendered the status report")
-    markdown = digest if digest is not None else whole
-    assert markdown is not None, "a digest, the whole report, or both"
-    counted = ReportCounts(**render.counts(snapshot))
-    return _Rendered(markdown=markdown, path=None, counts=counted, full=whole)
+    counted = render.counts(snapshot)
+    markdown = whole
+    if ready is not None:  # the digest of the same snapshot (the file gets the whole)
+        markdown = summary.render(readmodel.digest_of(snapshot), ready, now)
+    return _Rendered(markdown=markdown, path=None, counts=ReportCounts(**counted), full=whole)
 
 
 async def generate_status_report(
