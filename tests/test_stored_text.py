@@ -150,7 +150,7 @@ async def test_every_read_shows_hidden_characters(backend: Backend) -> None:
 async def test_the_report_never_opens_an_html_comment(backend: Backend) -> None:
     async with Client(create_server(backend.settings())) as client:
         await _seed(client)
-        markdown = (await call(client, "generate_status_report"))["markdown"]
+        markdown = (await call(client, "generate_status_report", detail="full"))["markdown"]
         [resource] = await client.read_resource("worktrack://status")
     for text in (markdown, resource.text):  # type: ignore[union-attr]
         assert "<!-- SYSTEM" not in text and "<\\!-- SYSTEM" in text

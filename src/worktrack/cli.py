@@ -338,7 +338,8 @@ async def _report(settings: Settings, *, write_file: bool, since: str | None) ->
     from worktrack.services.reports import generate_status_report
 
     return await _using_app(
-        settings, lambda app: generate_status_report(app, write_file=write_file, since=since)
+        settings,
+        lambda app: generate_status_report(app, write_file=write_file, since=since, detail="full"),
     )
 
 
@@ -612,6 +613,7 @@ def bench(
         cold_starts=1 if quick else 5,
         maintenance=maintenance,
         portability=moves,
+        rss_calls=100 if quick else 10_000,
     )
     try:
         with progress_bar("bench") as progress:

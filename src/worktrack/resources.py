@@ -67,7 +67,7 @@ def _contract_errors(fn: Callable[P, Awaitable[str]]) -> Callable[P, Awaitable[s
 
 @_contract_errors
 async def status(ctx: Context) -> str:
-    report = await reports.generate_status_report(_app(ctx))
+    report = await reports.generate_status_report(_app(ctx), detail="full")
     return report.markdown
 
 

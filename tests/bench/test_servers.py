@@ -41,8 +41,11 @@ def test_targets_apply_at_the_size_and_database_they_were_set_for() -> None:
     realistic_pg = {(t.what, t.limit) for t in applying("postgresql", 1)}
     realistic_sqlite = {(t.what, t.limit) for t in applying("sqlite", 1)}
     large = {(t.what, t.limit) for t in applying("sqlite", 83)}
-    assert ("vendor_query", 0.5) in realistic_pg - realistic_sqlite
+    large_pg = {(t.what, t.limit) for t in applying("postgresql", 83)}
+    assert ("vendor_query", 1) in realistic_pg & realistic_sqlite & large & large_pg
     assert {("hierarchy_root", 3), ("report", 20)} <= realistic_sqlite
-    assert {("hierarchy_root", 10), ("report", 200)} <= large
-    assert ("report", 20) not in large
+    assert {("hierarchy_root", 10), ("report", 200), ("list_first_page", 10)} <= large
+    assert ("report", 100) in large_pg - large  # the full report on Postgres (issue 15)
+    assert ("report", 20) not in large and ("read_results", 5000) not in large
+    assert ("report_summary", 8000) in realistic_pg & large
     assert all(t.applies("sqlite", 83) for t in TARGETS if t.measure == "tokens")

@@ -140,7 +140,7 @@ async def small_project(app: App, clock: Clock) -> None:
 
 async def test_report_matches_the_checked_in_file_on_both_databases(app: App, clock: Clock) -> None:
     await small_project(app, clock)
-    report = await reports.generate_status_report(app)
+    report = await reports.generate_status_report(app, detail="full")
     assert report.markdown == EXPECTED.read_text(encoding="utf-8")
     assert report.path is None and report.data_source == app.db.source
     assert dict(report.counts) == {
@@ -154,7 +154,7 @@ async def test_report_matches_the_checked_in_file_on_both_databases(app: App, cl
 
 async def test_the_report_reads_back_with_ids_versions_and_the_tree(app: App, clock: Clock) -> None:
     await small_project(app, clock)
-    parsed = parse((await reports.generate_status_report(app)).markdown)
+    parsed = parse((await reports.generate_status_report(app, detail="full")).markdown)
     assert parsed.errors == []
     assert [(v.id, v.name, v.version) for v in parsed.vendors] == [
         (ACME, "acme Parsers", 1),
@@ -183,7 +183,7 @@ async def test_changes_since_lists_completed_created_blocked_and_deployments(
     )
     await insert_rows(app, deployment_rows=[deployment(DEPLOYED, clock.now, pr_number=108)])
 
-    report = await reports.generate_status_report(app, since=since.isoformat())
+    report = await reports.generate_status_report(app, since=since.isoformat(), detail="full")
     parsed = parse(report.markdown)
     assert parsed.errors == [] and parsed.changes_since == since
     kinds = [(change.kind, change.text.split(" UTC - ")[1]) for change in parsed.changes]
@@ -194,7 +194,10 @@ async def test_changes_since_lists_completed_created_blocked_and_deployments(
         ("deployments", "PR #108: Ship it"),
     ]
     assert [change.id for change in parsed.changes] == [PARSE, fresh.id, PARSE, DEPLOYED]
-    assert "## Changes Since" not in (await reports.generate_status_report(app)).markdown
+    assert (
+        "## Changes Since"
+        not in (await reports.generate_status_report(app, detail="full")).markdown
+    )
 
 
 def test_tree_roots_items_whose_parent_is_not_listed_and_survives_a_parent_loop() -> None:
@@ -247,7 +250,7 @@ async def test_the_read_model_runs_the_same_statements_for_10x_the_data(
         await _grow(app, clock, numbers)
         for given in (None, since):
             with counting(app) as statements:
-                report = await reports.generate_status_report(app, since=given)
+                report = await reports.generate_status_report(app, since=given, detail="full")
             counts.append(len(statements))
         assert report.counts.vendors == numbers.stop
     assert counts[0] == counts[2] and counts[1] == counts[3], counts

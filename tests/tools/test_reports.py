@@ -61,7 +61,7 @@ async def test_report_without_writing(client: Client[Any], backend: Backend) -> 
     await task(client, "Finished", root, status="completed")
     await _vendor(backend, "Acme")
 
-    report = await call(client, "generate_status_report")
+    report = await call(client, "generate_status_report", detail="full")
     assert report["path"] is None and report["data_source"] == backend.name.replace(
         "postgres", "postgresql"
     )
@@ -82,7 +82,9 @@ async def test_report_without_writing(client: Client[Any], backend: Backend) -> 
 
 async def test_report_written_to_the_status_file(client: Client[Any], backend: Backend) -> None:
     await project(client, "Platform")
-    report = await call(client, "generate_status_report", write_file=True, request_id="r-1")
+    report = await call(
+        client, "generate_status_report", write_file=True, request_id="r-1", detail="full"
+    )
     path = backend.settings().status_path
     assert report["path"] == str(path)
     assert path.read_text(encoding="utf-8") == report["markdown"]
@@ -96,7 +98,9 @@ async def test_since_adds_the_changes_section(client: Client[Any], clock: Clock)
     await task(client, "New one", root)
     await call(client, "update_work_item", id=root["id"], version=1, status="blocked")
 
-    parsed = parse((await call(client, "generate_status_report", since=since))["markdown"])
+    parsed = parse(
+        (await call(client, "generate_status_report", since=since, detail="full"))["markdown"]
+    )
     assert parsed.errors == [] and parsed.changes_since == datetime.fromisoformat(since)
     assert [(change.kind, change.text.split(" - ", 1)[1]) for change in parsed.changes] == [
         ("created", "New one (task)"),

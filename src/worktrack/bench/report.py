@@ -9,6 +9,7 @@ from typing import Any
 from worktrack.bench.measure import Stats
 from worktrack.bench.replica import lines as replica_lines
 from worktrack.bench.runner import Results
+from worktrack.bench.sizes import LIMIT_TOKENS
 from worktrack.bench.targets import Target, applying
 
 
@@ -23,8 +24,35 @@ def _cold_start(results: Results) -> float | None:
     return statistics.median(c.answered for c in results.cold_start)
 
 
+def _cold_start_ratio(results: Results) -> float | None:
+    served = _cold_start(results)
+    if served is None or not results.cold_start_floor:
+        return None
+    return served / statistics.median(c.answered for c in results.cold_start_floor)
+
+
+def _largest_result(results: Results) -> float | None:
+    measured = [size.tokens for size in results.result_sizes if size.tokens is not None]
+    return max(measured, default=None)
+
+
+def _rss_growth(results: Results) -> float | None:
+    taken = sorted(results.rss_by_calls.items())
+    if len(taken) < 2:
+        return None
+    (_, first), (_, last) = taken[0], taken[-1]
+    return (last - first) / first * 100
+
+
 def measured(results: Results, target: Target) -> float | None:
     """The value ``target`` is about, or None when this run did not measure it."""
+    special = {
+        "cold_start_ratio": _cold_start_ratio,
+        "result_tokens": _largest_result,
+        "rss_growth": _rss_growth,
+    }.get(target.measure)
+    if special is not None:
+        return special(results)
     if target.measure == "tokens":
         chars = results.tools_list_chars.get(target.what.removeprefix("tools_list_"))
         return None if chars is None else tokens(chars)
@@ -40,6 +68,8 @@ def measured(results: Results, target: Target) -> float | None:
     found = next((m for m in results.scenarios if m.name == target.what), None)
     if found is None or found.handler is None:
         return None
+    if target.measure == "chars":
+        return found.result_chars
     if target.measure == "handler_p95":
         return found.handler.p95
     if found.stdio is None or found.stdio_noop is None:
@@ -91,7 +121,7 @@ def verdicts(results: Results) -> list[tuple[Target, float | None, bool | None]]
     found = []
     for target in applying(results.backend, results.options.scale):
         value = measured(results, target)
-        found.append((target, value, None if value is None else value < target.limit))
+        found.append((target, value, None if value is None else target.met(value)))
     return found
 
 
@@ -127,20 +157,56 @@ def scenario_table(results: Results) -> list[str]:
 def _shown(target: Target, value: float | None) -> str:
     if value is None:
         return "not measured"
-    if target.measure == "tokens":
+    if target.measure in ("tokens", "result_tokens"):
         return f"{value:,.0f} tokens"
-    if target.measure == "stdio_ratio":
+    if target.measure == "chars":
+        return f"{value:,.0f} characters"
+    if target.measure in ("stdio_ratio", "cold_start_ratio"):
         return f"{value:.2f}×"
+    if target.measure == "rss_growth":
+        return f"{value:+.1f} %"
     return f"{value:.3f} s" if target.measure == "seconds" else f"{value:.2f} ms"
 
 
 def target_table(results: Results) -> list[str]:
-    lines = ["| target | limit | measured | met |", "|---|---|---|---|"]
+    lines = ["| issue | target | limit | measured | verdict |", "|---|---|---|---|---|"]
     for target, value, met in verdicts(results):
         label = f"{target.what} {target.measure.replace('_', ' ')}"
-        mark = "–" if met is None else ("yes" if met else "**no**")
-        lines.append(f"| {label} | {target.shown} | {_shown(target, value)} | {mark} |")
+        mark = "–" if met is None else ("met" if met else "**missed**")
+        lines.append(
+            f"| #{target.issue} | {label} | {target.shown} | {_shown(target, value)} | {mark} |"
+        )
     return lines
+
+
+def size_table(results: Results) -> list[str]:
+    """Each read tool's default result (issue 15: at most 5,000 tokens at 1,200 items)."""
+    if not results.result_sizes:
+        return []
+    lines = [
+        "| read tool (default arguments) | arguments | result tokens | ≤ 5,000 |",
+        "|---|---|---|---|",
+    ]
+    for size in results.result_sizes:
+        given = ", ".join(f"{k}={v}" for k, v in size.arguments.items()) or "–"
+        if size.tokens is None:
+            lines.append(f"| {size.tool} | {given} | not measured: {size.why} | – |")
+            continue
+        mark = "met" if size.tokens <= LIMIT_TOKENS else "**missed**"
+        lines.append(f"| {size.tool} | {given} | {size.tokens:,} | {mark} |")
+    return [*lines, ""]
+
+
+def memory_lines(results: Results) -> list[str]:
+    taken = sorted(results.rss_by_calls.items())
+    if not taken:
+        return []
+    shown = "; ".join(f"after {n:,} calls {kib / 1024:.1f} MiB" for n, kib in taken)
+    growth = _rss_growth(results)
+    change = "" if growth is None else f" ({growth:+.1f} %)"
+    peak = results.peak_rss_kib.get("served_after_calls")
+    top = "" if peak is None else f"; peak {peak / 1024:.0f} MiB"
+    return [f"`worktrack serve` resident memory over repeated reads: {shown}{change}{top}"]
 
 
 def summary(results: Results) -> list[str]:
@@ -184,6 +250,7 @@ def summary(results: Results) -> list[str]:
     lines += portability_lines(results)
     lines += [f"**failed**: {part}: {why}" for part, why in results.failures.items()]
     lines += replica_lines(results.replica)
+    lines += memory_lines(results)
     rss = results.peak_rss_kib
     served = rss.get("served_process")
     lines += [
@@ -191,6 +258,7 @@ def summary(results: Results) -> list[str]:
         f"{'–' if served is None else f'{served / 1024:.0f} MiB'}; the benchmark process "
         f"(in-memory server, seeding) {rss.get('bench_process', 0) / 1024:.0f} MiB",
         "",
+        *size_table(results),
         *target_table(results),
     ]
     return lines
@@ -203,6 +271,7 @@ def as_json(results: Results) -> dict[str, Any]:
         "results": {m.name: tokens(m.result_chars) for m in results.scenarios},
     }
     found["cold_start_median_seconds"] = _cold_start(results)
+    found["cold_start_ratio"] = _cold_start_ratio(results)
     found["cold_start_floor_median_seconds"] = (
         statistics.median(c.answered for c in results.cold_start_floor)
         if results.cold_start_floor

@@ -30,6 +30,7 @@ from worktrack.bench import (
     scenarios,
     scratch,
     seeding,
+    sizes,
 )
 from worktrack.bench import replica as replica_bench
 from worktrack.bench.attempt import attempt, reason
@@ -58,6 +59,9 @@ class Options:
     cold_starts: int = 5
     maintenance: bool = True  # also time the legacy import and archiving
     portability: bool = True  # also time export and import of the seeded database
+    # Reads sent to the spawned server after the scenarios, its RSS taken after the first
+    # tenth and after all: memory must not grow with the number of calls.
+    rss_calls: int = 10_000
 
 
 @dataclass
@@ -92,6 +96,9 @@ class Results:
     # Parts of the run that failed (not scenarios: those are rows), and why.
     failures: dict[str, str] = field(default_factory=dict)
     replica: replica_bench.ReplicaResults | None = None  # Postgres only
+    result_sizes: list[sizes.ResultSize] = field(default_factory=list)
+    # RSS (KiB) of the spawned server by the number of extra reads it had served.
+    rss_by_calls: dict[int, int] = field(default_factory=dict)
 
 
 class SetupFailed(Exception):
@@ -113,7 +120,7 @@ class _Steps:
     @classmethod
     def of(cls, options: Options, chosen: list[Scenario], progress: Progress) -> _Steps:
         reads = sum(1 for s in chosen if not s.write and s.page is None)
-        over_stdio = (1 + reads) if options.stdio else 0
+        over_stdio = (1 + reads + bool(options.rss_calls)) if options.stdio else 0
         more = 2 * options.maintenance + options.portability
         replica = 4 if options.database_url else 0  # first copy, then three measurements
         return cls(progress, 3 + len(chosen) + over_stdio + more + replica)
@@ -238,6 +245,9 @@ async def _scenarios(run: _Run, chosen: list[Scenario]) -> None:
             reads = [s for s in chosen if not s.write]
             for scenario in reads:
                 await _in_memory(run, client, app, scenario)
+            measuring = sizes.measure(client, run.marks)
+            measured = await attempt(run.results.failures, "result sizes", measuring)
+            run.results.result_sizes = measured or []
             if run.options.stdio:
                 spawner = Spawner(run.settings, run.directory)
                 tools = [s for s in reads if s.page is None]  # pages are not MCP calls
@@ -388,6 +398,30 @@ async def _over_stdio(run: _Run, spawner: Spawner, reads: list[Scenario]) -> Non
         served_peak = peak_rss_kib(" serve")  # after every read, the report included
         if served_peak is not None:
             run.results.peak_rss_kib["served_process"] = served_peak
+        if options.rss_calls:
+            await run.steps.next(f"memory over {options.rss_calls:,} calls")
+            await _memory_over_calls(run, served, reads)
+
+
+# Cheap reads (a list page at 100,000 items counts the table: minutes for 10,000 calls).
+_MEMORY_READS = ("vendor_query", "hierarchy_leaf", "ready_work", "report_summary")
+
+
+async def _memory_over_calls(run: _Run, served: Client[Any], reads: list[Scenario]) -> None:
+    """Resident memory of the served process after a tenth of the calls and after all."""
+    chosen = [s for s in reads if s.name in _MEMORY_READS] or [reads[0]]
+    total = run.options.rss_calls
+    checkpoints = {max(1, total // 10), total}
+    for n in range(1, total + 1):
+        scenario = chosen[n % len(chosen)]
+        await call(served, scenario.tool, scenario.arguments(run.marks))
+        if n in checkpoints:
+            rss = peak_rss_kib(" serve", "VmRSS")
+            if rss is not None:
+                run.results.rss_by_calls[n] = rss
+    peak = peak_rss_kib(" serve")
+    if peak is not None:
+        run.results.peak_rss_kib["served_after_calls"] = peak
 
 
 async def _pair(

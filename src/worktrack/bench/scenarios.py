@@ -24,6 +24,7 @@ class Landmarks:
     update_id: str
     deployment_vendor_ids: list[str]
     deployment_item_ids: list[str]
+    deployment_id: str
     deep_cursor: str | None = None
     update_version: int = 1
     calls: int = 0
@@ -41,6 +42,7 @@ class Landmarks:
             update_id=levels[3][-1].id,
             deployment_vendor_ids=[v.id for v in project.vendors[:2]],
             deployment_item_ids=[levels[3][-1].id],
+            deployment_id=project.deployments[-1].id,
         )
 
     def next_call(self) -> int:
@@ -158,6 +160,13 @@ SCENARIOS = (
         "report",
         "generate_status_report",
         "full status report",
+        _fixed(detail="full"),
+        reports.generate_status_report,
+    ),
+    Scenario(
+        "report_summary",
+        "generate_status_report",
+        "status report digest (the default)",
         _fixed(),
         reports.generate_status_report,
     ),

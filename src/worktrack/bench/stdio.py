@@ -85,10 +85,11 @@ async def call(client: Client[Any], tool: str, arguments: dict[str, Any]) -> Cal
     return result
 
 
-def peak_rss_kib(command_part: str) -> int | None:
-    """The peak RSS (VmHWM) of this process's live children whose command line contains
-    ``command_part``, from /proc (Linux); None elsewhere. Not getrusage(RUSAGE_CHILDREN):
-    it counts a child's pages at fork, before exec, so it reports the parent's size."""
+def peak_rss_kib(command_part: str, field: str = "VmHWM") -> int | None:
+    """The peak RSS (VmHWM; or ``field``, e.g. VmRSS for the current one) of this process's
+    live children whose command line contains ``command_part``, from /proc (Linux); None
+    elsewhere. Not getrusage(RUSAGE_CHILDREN): it counts a child's pages at fork, before
+    exec, so it reports the parent's size."""
     found = []
     for entry in Path("/proc").glob("[0-9]*"):
         try:
@@ -98,7 +99,7 @@ def peak_rss_kib(command_part: str) -> int | None:
         except (OSError, ValueError, IndexError):
             continue  # gone meanwhile, or not ours to read
         if ppid == os.getpid() and command_part in command:
-            found += [int(line.split()[1]) for line in status.splitlines() if "VmHWM" in line]
+            found += [int(line.split()[1]) for line in status.splitlines() if field in line]
     return max(found) if found else None
 
 

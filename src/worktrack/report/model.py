@@ -95,6 +95,27 @@ class Snapshot:
     graph: Graph = EMPTY
 
 
+@dataclass(frozen=True, slots=True)
+class BrokenVendor:
+    id: str
+    name: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """What the report's digest shows: the sections' counts (``render.counts``'s keys) and
+    the rows it lists, read without the rows it only counts."""
+
+    counts: Mapping[str, int]
+    in_progress: Sequence[WorkItem]
+    blocked: Sequence[WorkItem]
+    broken: Sequence[BrokenVendor]
+    since: datetime | None = None
+    changes: Sequence[Change] = ()
+    new_deployments: Sequence[Deployment] = ()
+
+
 def supported_formats(flags: Mapping[str, Any]) -> tuple[str, ...]:
     """The true format flags: the four standard ones in their usual order, then the rest."""
     extra = sorted(

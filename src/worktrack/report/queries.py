@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select, text
+from sqlalchemy import Select, Text, and_, bindparam, cast, func, or_, select, text
 
 from worktrack.tables import (
     OPEN_STATUSES,
@@ -35,8 +35,9 @@ VENDORS = select(
     vendors.c.name,
     vendors.c.status,
     vendors.c.extractor_version,
-    vendors.c.metadata,
-).order_by(vendors.c.name_key, vendors.c.id)
+    # As text: ``readmodel`` decodes each distinct text once per process, not per report.
+    cast(vendors.c.metadata, Text),
+).order_by(vendors.c.name_key)  # unique: its index gives the order, no sort (5 ms at 3,735)
 
 
 # Live open items, and (by id) the ancestors they need so each tree is whole; ``readmodel``
@@ -186,3 +187,18 @@ def _changed_work_items() -> Select[Any]:
 
 
 CHANGES = _changed_work_items()
+
+
+# The digest (``summary``) reads counts and the few rows it shows, not every row.
+VENDOR_COUNTS = select(
+    func.count(), func.count().filter(vendors.c.status == "operational")
+).select_from(vendors)
+BROKEN_VENDORS = (
+    select(vendors.c.id, vendors.c.name, vendors.c.status)
+    .where(vendors.c.status != "operational")
+    .order_by(vendors.c.name_key)
+)
+RECENT_COUNT = select(func.count()).select_from(RECENT.subquery())
+ENHANCEMENT_COUNT = (
+    select(func.count()).select_from(enhancements).where(enhancements.c.status != "completed")
+)

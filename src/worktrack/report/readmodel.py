@@ -3,6 +3,7 @@ one transaction into the read model's frozen rows."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -13,12 +14,15 @@ from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack import tables
+from worktrack.db import loads
 from worktrack.hierarchy import ancestor_ids
-from worktrack.report import graph
+from worktrack.report import graph, render
 from worktrack.report import queries as q
 from worktrack.report.model import (
+    BrokenVendor,
     Change,
     Deployment,
+    Digest,
     Enhancement,
     Snapshot,
     Vendor,
@@ -49,6 +53,60 @@ async def load(conn: AsyncConnection, since: datetime | None = None) -> Snapshot
         since=since,
         changes=await _changes(conn, since),
         new_deployments=await _deployments(conn, q.SINCE, window, names),
+    )
+
+
+async def load_digest(conn: AsyncConnection, since: datetime | None = None) -> Digest:
+    """The digest's read: the counts of every section and the rows it lists (items in
+    progress or blocked, broken vendors, what changed), in one snapshot like ``load``."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(q.ONE_SNAPSHOT)
+    vendor_count, operational = (await conn.execute(q.VENDOR_COUNTS)).one()
+    listed = sorted((await conn.execute(q.LISTED_WORK_ITEMS)).all(), key=_REPORT_ORDER)
+    shown = {row.id for row in listed}
+    above = {a for row in listed for a in ancestor_ids(row.path)} - shown
+    items = [_work_item(row, ()) for row in listed]
+    digest = Digest(
+        counts={
+            "vendors": vendor_count,
+            "operational_vendors": operational,
+            "active_work_items": len(shown) + len(above),  # as the report: with ancestors
+            "deployments": (await conn.execute(q.RECENT_COUNT)).scalar_one(),
+            "enhancements": (await conn.execute(q.ENHANCEMENT_COUNT)).scalar_one(),
+        },
+        in_progress=[i for i in items if i.status == "in_progress"],
+        blocked=[i for i in items if i.status == "blocked"],
+        broken=[BrokenVendor(*row) for row in await conn.execute(q.BROKEN_VENDORS)],
+    )
+    if tap.active():
+        for item in (*digest.in_progress, *digest.blocked):
+            tap.touched(tables.work_items, item.id)
+        for vendor in digest.broken:
+            tap.touched(tables.vendors, vendor.id)
+    if since is None:
+        return digest
+    return replace(
+        digest,
+        since=since,
+        changes=await _changes(conn, since),
+        new_deployments=await _deployments(conn, q.SINCE, {"since": since}, {}),
+    )
+
+
+def digest_of(snapshot: Snapshot) -> Digest:
+    """The digest of a whole snapshot already read (``load_digest`` reads less)."""
+    return Digest(
+        counts=render.counts(snapshot),
+        in_progress=[i for i in snapshot.work_items if i.status == "in_progress"],
+        blocked=[i for i in snapshot.work_items if i.status == "blocked"],
+        broken=[
+            BrokenVendor(v.id, v.name, v.status)
+            for v in snapshot.vendors
+            if v.status != "operational"
+        ],
+        since=snapshot.since,
+        changes=snapshot.changes,
+        new_deployments=snapshot.new_deployments,
     )
 
 
@@ -112,26 +170,28 @@ def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+@functools.lru_cache(maxsize=16_384)
+def _vendor_numbers(metadata: str | None) -> tuple[int, int, int, tuple[str, ...]]:
+    """Test counts and formats from a vendor's stored metadata (as text): decoded once
+    per distinct text, as thousands of vendors change rarely."""
+    meta = _object(loads(metadata) if metadata is not None else None)
+    results = _object(meta.get("test_results"))
+    return (
+        _count(results, "passing"),
+        _count(results, "total"),
+        _count(results, "skipped"),
+        supported_formats(_object(meta.get("format_support"))),
+    )
+
+
 async def _vendors(conn: AsyncConnection, query: Select[Any] = q.VENDORS) -> list[Vendor]:
-    found = []
     # Unpacked: looking columns up by name on each row cost more than building the row.
-    for vendor_id, version, name, status, extractor_version, metadata in await conn.execute(query):
-        meta = _object(metadata)
-        results = _object(meta.get("test_results"))
-        found.append(
-            Vendor(
-                vendor_id,
-                version,
-                name,
-                status,
-                _count(results, "passing"),
-                _count(results, "total"),
-                _count(results, "skipped"),
-                supported_formats(_object(meta.get("format_support"))),
-                extractor_version,
-            )
+    return [
+        Vendor(vendor_id, version, name, status, *_vendor_numbers(metadata), extractor_version)
+        for vendor_id, version, name, status, extractor_version, metadata in await conn.execute(
+            query
         )
-    return found
+    ]
 
 
 async def _vendor_names(

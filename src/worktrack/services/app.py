@@ -1,7 +1,9 @@
 """What every service call runs with, and the two edges every call passes through.
 
 ``@reads`` and ``@writes`` turn ``fn(app, conn, **kwargs)`` into ``fn(app, **kwargs)``. A
-read is a unit of work ``App.read`` runs on whichever storage layer can answer. A write is
+read is a unit of work ``App.read`` runs on whichever storage layer can answer, in one
+transaction (one snapshot); ``@reads_one`` is for a read that runs a single statement, which
+needs no transaction around it (``db.OneStatement``). A write is
 described by a ``WriteSpec`` (its tool name, body and result model), so the same call can
 run on the primary now, on the local cache while the primary is down, and on the primary
 again when the queued call is replayed (``WRITES`` finds a spec by tool name).
@@ -20,7 +22,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, get_
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from worktrack.db import Database, Runner
+from worktrack.db import Database, OneStatement, Runner
 from worktrack.errors import ValidationError, WorktrackError
 from worktrack.models.common import Envelope, stamp
 from worktrack.settings import Settings
@@ -183,6 +185,17 @@ def reads(fn: ServiceBody[P, R]) -> Service[P, R]:
     @functools.wraps(fn)
     async def run(app: App, /, *args: P.args, **kwargs: P.kwargs) -> R:
         return await app.read(lambda conn: fn(app, conn, *args, **kwargs))
+
+    return run
+
+
+def reads_one(fn: ServiceBody[P, R]) -> Service[P, R]:
+    """``@reads`` for a body that runs exactly one statement: on the primary it runs
+    without BEGIN and COMMIT. A body that may run two statements must use ``@reads``."""
+
+    @functools.wraps(fn)
+    async def run(app: App, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await app.read(OneStatement(lambda conn: fn(app, conn, *args, **kwargs)))
 
     return run
 

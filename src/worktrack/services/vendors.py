@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.errors import ConflictError, NotFoundError, ValidationError
 from worktrack.models.vendors import Vendor, VendorList, parse_metadata, stored_metadata
-from worktrack.services.app import App, reads, writes
+from worktrack.services.app import App, reads_one, writes
 from worktrack.services.common import created, diff
 from worktrack.services.common import version_conflict as _conflict
 from worktrack.store import history
@@ -154,12 +154,12 @@ async def update_vendor_status(
     return updated
 
 
-@reads
+@reads_one  # one SELECT by name key
 async def query_vendor_status(app: App, conn: AsyncConnection, *, name: str) -> Vendor:
     return await load(conn, name)
 
 
-@reads
+@reads_one  # one SELECT of every vendor
 async def list_vendors(app: App, conn: AsyncConnection, *, status: str | None = None) -> VendorList:
     found = await store.list_all(conn, status)
     return VendorList(

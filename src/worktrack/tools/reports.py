@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastmcp import Context
 from pydantic import Field
@@ -30,6 +30,10 @@ async def generate_status_report(
         ),
     ]
     | None = None,
+    detail: Annotated[
+        Literal["summary", "full"],
+        Field(description="summary: a digest of at most 8,000 characters; full: every entry"),
+    ] = "summary",
     request_id: Annotated[
         RequestId, Field(description="accepted like on every write; a retry simply regenerates")
     ]
@@ -37,5 +41,9 @@ async def generate_status_report(
 ) -> StatusReport:
     """The markdown status report: vendors, active work items, deployments, enhancements."""
     return await reports.generate_status_report(
-        app_of(ctx), write_file=write_file, since=since, progress=progress_of(ctx)
+        app_of(ctx),
+        write_file=write_file,
+        since=since,
+        detail=detail,
+        progress=progress_of(ctx),
     )
