@@ -78,7 +78,7 @@ async def test_unmet_dependencies_of_open_items_are_edges(app: App) -> None:
     await add_dependency(app, source_id=done, target_id=third, dependency_type="blocks")
     finished = await work_items.query_work_item(app, id=done)
     await work_items.update_work_item(app, id=done, version=finished.version, status="completed")
-    markdown = (await reports.generate_status_report(app)).markdown
+    markdown = (await reports.generate_status_report(app, detail="full")).markdown
     lines = _graph_lines(markdown)
     nodes = dict(re.fullmatch(NODE, line).groups() for line in lines if re.fullmatch(NODE, line))  # type: ignore[union-attr]
     names = {label: node for node, label in nodes.items()}
@@ -95,7 +95,7 @@ async def test_at_most_100_items_are_drawn_and_the_rest_are_counted(app: App) ->
     ids = [await _task(app, f"step {n}") for n in range(MAX_NODES + 6)]
     for before, after in itertools.pairwise(ids):
         await add_dependency(app, source_id=before, target_id=after, dependency_type="blocks")
-    lines = _graph_lines((await reports.generate_status_report(app)).markdown)
+    lines = _graph_lines((await reports.generate_status_report(app, detail="full")).markdown)
     drawn = {found.group(1) for line in lines if (found := re.fullmatch(NODE, line))}
     # Edges are taken whole until the next would pass the cap: 99 or 100 items.
     assert MAX_NODES - 1 <= len(drawn) <= MAX_NODES
@@ -106,5 +106,5 @@ async def test_at_most_100_items_are_drawn_and_the_rest_are_counted(app: App) ->
 
 async def test_no_dependency_says_so(app: App) -> None:
     await _task(app, "alone")
-    markdown = (await reports.generate_status_report(app)).markdown
+    markdown = (await reports.generate_status_report(app, detail="full")).markdown
     assert _graph_lines(markdown) == ["_No open item waits for another._"]

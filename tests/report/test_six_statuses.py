@@ -24,7 +24,7 @@ async def test_every_open_status_is_reported_and_read_back(app: App) -> None:
         )
         for status in ITEM_STATUSES
     }
-    report = await reports.generate_status_report(app)
+    report = await reports.generate_status_report(app, detail="full")
     parsed = parse(report.markdown)
     assert parsed.errors == []
     rows = rows_of(parsed, datetime(2026, 12, 7, tzinfo=UTC))
