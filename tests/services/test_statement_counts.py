@@ -63,4 +63,4 @@ async def test_hot_paths_issue_the_same_statements_for_10x_the_data(app: App) ->
     # The digest reads counts and the rows it lists, and ready_work's few.
     digest = before.pop("status report digest")
     assert digest < before["status report"] + before["ready work"], digest
-    assert max(before.values()) <= 8, before
+    assert max(before.values()) <= 9, before  # the full report: BEGIN, 7 reads, the graph
