@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,23 @@ INITIALIZE = {
     },
 }
 RUNNING = re.compile(r"Uvicorn running on http://(\S+):(\d+)")
+
+
+def listening_port(process: subprocess.Popen[bytes], log: Callable[[], str]) -> int:
+    """The port a starting uvicorn server says it listens on (within a minute)."""
+    deadline = time.monotonic() + 60
+    while not (found := RUNNING.search(log())):
+        assert process.poll() is None, log()
+        assert time.monotonic() < deadline, "server did not start: " + log()
+        time.sleep(0.1)
+    return int(found.group(2))
+
+
+def stop(process: subprocess.Popen[bytes] | None) -> None:
+    """Stop a server as Ctrl-C would, and wait for it."""
+    if process and process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
 
 
 class Server:
@@ -78,18 +96,11 @@ class Server:
                 stderr=err,
                 stdin=subprocess.DEVNULL,
             )
-        deadline = time.monotonic() + 60
-        while not (found := RUNNING.search(self.log())):
-            assert self.process.poll() is None, self.log()
-            assert time.monotonic() < deadline, "server did not start: " + self.log()
-            time.sleep(0.1)
-        self.port = int(found.group(2))
+        self.port = listening_port(self.process, self.log)
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            self.process.wait(timeout=30)
+        stop(self.process)
 
     def log(self) -> str:
         return self.stdout.read_text(errors="replace") + self.stderr.read_text(errors="replace")

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,9 +16,10 @@ from worktrack.services.app import App
 from worktrack.settings import Settings
 from worktrack.startup import close_app, open_app
 
+from httpserver import listening_port, stop
+
 WORKTRACK = str(Path(sys.executable).with_name("worktrack"))
 CHROMIUM = "/usr/bin/chromium"  # Debian's package: Playwright's own download is not reachable
-RUNNING = re.compile(r"Uvicorn running on http://(\S+):(\d+)")
 
 
 def environment(tmp: Path, **extra: str) -> dict[str, str]:
@@ -67,18 +65,11 @@ class Process:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        deadline = time.monotonic() + 60
-        while not (found := RUNNING.search(self.log())):
-            assert self.process.poll() is None, self.log()
-            assert time.monotonic() < deadline, "server did not start: " + self.log()
-            time.sleep(0.1)
-        self.port = int(found.group(2))
+        self.port = listening_port(self.process, self.log)
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            self.process.wait(timeout=30)
+        stop(self.process)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
