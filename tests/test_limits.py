@@ -21,7 +21,10 @@ async def test_every_list_limit_over_its_maximum_is_refused(client: Client[Any])
         if "limit" in tool.input_schema.get("properties", {})
     }
     assert len(limited) >= 5
-    required = {"get_history": {"entity": "work_item", "id": "00000000"}}
+    required = {
+        "get_history": {"entity": "work_item", "id": "00000000"},
+        "list_notes": {"work_item_id": "00000000"},
+    }
     for tool, maximum in limited.items():
         for too_many in (maximum + 1, 10**6):
             error = await fail(client, tool, limit=too_many, **required.get(tool, {}))

@@ -137,10 +137,10 @@ async def test_a_large_status_report_reports_progress_and_a_small_one_does_not(
     async with Client(server, progress_handler=heard.on_progress, log_handler=heard.on_log) as c:
         root = await project(c)
         await task(c, "one", root)
-        await call(c, "generate_status_report")
+        await call(c, "generate_status_report", detail="full")
         assert heard.progress == [] and heard.logs == []  # 2 rows: nothing worth telling
         monkeypatch.setattr(reports, "LARGE_REPORT_ROWS", 2)
-        await call(c, "generate_status_report")
+        await call(c, "generate_status_report", detail="full")
     assert heard.progress == [
         (1, 2, "read 2 rows for the status report"),
         (2, 2, "rendered the status report"),
