@@ -53,6 +53,7 @@ async def _seed(client: Client[Any]) -> dict[str, Any]:
         metadata={"blocked_reason": SNEAKY},
     )
     await call(client, "update_work_item", id=task["id"], version=1, title=SNEAKY, status="active")
+    await call(client, "add_note", work_item_id=task["id"], text=SNEAKY, created_by="a\u202eb")
     vendor = await call(
         client,
         "create_vendor",
@@ -104,6 +105,8 @@ def _reads(seeded: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         "query_work_item": [{"id": task}, {"id": project}],
         "list_work_items": [{}, {"detail": "full"}, {"text": "ship"}],
         "ready_work": [{}],
+        "blocked_work": [{}],
+        "list_notes": [{"work_item_id": task}],
         "get_history": [
             {"entity": "work_item", "id": task},
             {"entity": "vendor", "id": seeded["vendor"]["id"]},
@@ -116,7 +119,7 @@ def _reads(seeded: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         "list_deployments": [{}],
         "get_project_configuration": [{}],
         "list_enhancements": [{}],
-        "generate_status_report": [{}],
+        "generate_status_report": [{}, {"detail": "full"}],
     }
 
 
