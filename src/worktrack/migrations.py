@@ -97,11 +97,6 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await conn.run_sync(_current)
 
 
-async def require_head(engine: AsyncEngine) -> str:
-    """Refuse to serve a database whose schema is missing or not at head."""
-    return check_head(await current_revision(engine))
-
-
 async def revision_of(conn: AsyncConnection) -> str | None:
     return await conn.run_sync(_current)
 

@@ -214,13 +214,19 @@ async def test_an_export_imports_into_an_empty_sqlite_and_exports_the_same(
     assert body(await using(target, clock, export_text)) == body(exported)
 
 
+async def _filled_export(sqlite_template: Path, tmp_path: Path, clock: Clock) -> str:
+    """The export of every kind, from a filled embedded database of its own."""
+    source = sqlite_backend(sqlite_template, tmp_path / "source")
+    await filled(source, clock)
+    exported: str = await using(source, clock, export_text)
+    return exported
+
+
 async def test_history_ids_carry_on_after_an_import(
     backend: Backend, clock: Clock, sqlite_template: Path, tmp_path: Path
 ) -> None:
-    source = sqlite_backend(sqlite_template, tmp_path / "source")
-    await filled(source, clock)
     file = tmp_path / "export.jsonl"
-    file.write_text(await using(source, clock, export_text), encoding="utf-8")
+    file.write_text(await _filled_export(sqlite_template, tmp_path, clock), encoding="utf-8")
     await using(backend, clock, lambda app: portability.import_data(app, file))
     async with Client(create_server(backend.settings(), clock=clock)) as client:
         made = await project(client, "after the import")  # a new change-log row
@@ -250,10 +256,8 @@ async def test_a_database_that_holds_data_is_refused_and_left_as_it_was(
 async def test_a_database_holding_only_a_work_item_is_refused(
     backend: Backend, clock: Clock, sqlite_template: Path, tmp_path: Path
 ) -> None:
-    source = sqlite_backend(sqlite_template, tmp_path / "source")
-    await filled(source, clock)
     file = tmp_path / "export.jsonl"
-    file.write_text(await using(source, clock, export_text), encoding="utf-8")
+    file.write_text(await _filled_export(sqlite_template, tmp_path, clock), encoding="utf-8")
     async with Client(create_server(backend.settings(), clock=clock)) as client:
         await project(client, "already here")
     with pytest.raises(ConflictError, match="already holds work_item, history rows"):
@@ -291,9 +295,7 @@ async def test_a_bad_file_is_refused_and_nothing_is_loaded(
     how: str,
     said: str,
 ) -> None:
-    source = sqlite_backend(sqlite_template, tmp_path / "source")
-    await filled(source, clock)
-    exported = (await using(source, clock, export_text)).split("\n")[:-1]
+    exported = (await _filled_export(sqlite_template, tmp_path, clock)).split("\n")[:-1]
     file = tmp_path / "broken.jsonl"
     file.write_text("\n".join(_broken(exported, 9, how)) + "\n", encoding="utf-8")
     with pytest.raises(ValidationError, match=said) as refused:
@@ -416,9 +418,7 @@ async def test_a_row_the_schema_refuses_refuses_the_import(
     backend: Backend, clock: Clock, sqlite_template: Path, tmp_path: Path
 ) -> None:
     """Well-formed lines the database itself refuses (here a status outside its check)."""
-    source = sqlite_backend(sqlite_template, tmp_path / "source")
-    await filled(source, clock)
-    exported = await using(source, clock, export_text)
+    exported = await _filled_export(sqlite_template, tmp_path, clock)
     file = tmp_path / "refused.jsonl"
     file.write_text(exported.replace('"status":"active"', '"status":"someday"', 1), "utf-8")
     with pytest.raises(ValidationError, match="the database refused a work_item line"):

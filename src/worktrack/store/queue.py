@@ -85,12 +85,6 @@ async def count(conn: AsyncConnection) -> int:
     return int(await conn.scalar(query) or 0)
 
 
-async def oldest(conn: AsyncConnection) -> datetime | None:
-    query = select(_q.queued_at).where(_q.state == "pending").order_by(_q.seq).limit(1)
-    found: datetime | None = await conn.scalar(query)
-    return found
-
-
 class Watch:
     """Whether the queue, shared by every process using this file, holds writes to replay.
 

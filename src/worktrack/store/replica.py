@@ -3,13 +3,13 @@ schema): which tables it copies, how far it is up to date, the rows that writes 
 it changed, and replacing rows with what a refresh read from the primary.
 
 Rows are named as the primary's change feed names them: the primary key's values joined
-with ``|`` (``row_key``), which the triggers of alembic 0006 and ``LOCAL_TRIGGERS`` build
+with ``|`` (``tap.row_key``), which the triggers of alembic 0006 and ``LOCAL_TRIGGERS`` build
 the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -80,10 +80,6 @@ class ReplicaState:
     copied_at: datetime
     local_writes: int
     status_file_stale: bool
-
-
-def row_key(table: Table, row: Mapping[str, Any]) -> str:
-    return "|".join(str(row[column.name]) for column in table.primary_key.columns)
 
 
 def key_values(table: Table, key: str) -> tuple[Any, ...]:

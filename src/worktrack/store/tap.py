@@ -17,8 +17,6 @@ from typing import Any
 
 from sqlalchemy import Table
 
-from worktrack.tables import metadata
-
 Row = dict[str, Any]
 
 
@@ -74,11 +72,6 @@ def active() -> bool:
 
 def row_key(table: Table, values: Mapping[Any, Any]) -> str:
     return "|".join(str(values[column.name]) for column in table.primary_key.columns)
-
-
-def key_of(table_name: str, values: Mapping[Any, Any]) -> str:
-    """``row_key`` for a table known by name."""
-    return row_key(metadata.tables[table_name], values)
 
 
 def row(
