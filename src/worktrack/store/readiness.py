@@ -18,11 +18,11 @@ from sqlalchemy import (
     CTE,
     ColumnElement,
     FromClause,
-    Integer,
     Select,
     String,
     Subquery,
     and_,
+    any_,
     bindparam,
     cast,
     exists,
@@ -36,6 +36,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import KeyedColumnElement
 
@@ -51,14 +52,15 @@ HOLDING_STATUSES = ("blocked", "deferred", "cancelled")
 _RECORD_NAMES = [column.name for column in RECORD_COLUMNS]
 
 
-def _sql(*values: str | int) -> Any:
+def _sql(*constants: str | int) -> Any:
     """Constants of the rule written into the SQL, not bound: with only a few parameters
     left, Postgres can keep one generic plan for the prepared statement instead of planning
-    each call (custom plans, 2-6 ms here). Only the code's own constants come here."""
+    each call (custom plans, 2-6 ms here). Only the code's own strings come here; numbers
+    (a validated ``limit``) go through ``int``."""
     found: list[Any] = [
-        literal_column(f"'{v}'" if isinstance(v, str) else str(int(v))) for v in values
+        literal_column(f"'{v}'" if isinstance(v, str) else str(int(v))) for v in constants
     ]
-    return found[0] if len(values) == 1 else found
+    return found[0] if len(constants) == 1 else found
 
 
 def is_open(table: FromClause) -> ColumnElement[bool]:
@@ -185,7 +187,37 @@ def _unblocks(item: FromClause) -> Any:
     return select(func.count()).select_from(waiting).scalar_subquery()
 
 
-def _ready_conditions(chain: Chain, stuck: CTE, by_type: bool) -> list[ColumnElement[bool]]:
+def _unmet_on_chain(chain: Chain) -> ColumnElement[bool]:
+    """Postgres: the candidate or one of its ancestors waits on an open blocker.
+
+    Probed from the candidate's own chain (its id and its ancestors' ids as a VALUES list,
+    one index probe per id and link direction; an array, not VALUES, which SQLAlchemy would
+    compile again at every call) rather than from a set of every stuck item:
+    the candidates are fewer than the open items, and each probe stops at the first open
+    blocker (1.7 ms against 2.5 ms at 100,000 items, 484 open)."""
+    d = dependencies.c
+    levels = array([level.c.id for level in (chain.item, *chain.ancestors)])
+    ids = func.unnest(levels).table_valued("id", name="chain_ids").render_derived()
+    found = []
+    for kind, waiter, by in (
+        ("depends_on", d.source_id, d.target_id),
+        ("blocks", d.target_id, d.source_id),
+    ):
+        blocker = work_items.alias(f"{kind}_blocker")
+        found.append(
+            exists()
+            .select_from(ids)
+            .where(
+                waiter == ids.c.id,
+                d.dependency_type == _sql(kind),
+                blocker.c.id == by,
+                is_open(blocker),
+            )
+        )
+    return or_(*found)
+
+
+def _ready_conditions(chain: Chain, stuck: CTE | None, by_type: bool) -> list[ColumnElement[bool]]:
     w, child = chain.item, work_items.alias("child")
     kinds = (
         w.c.item_type == bindparam("item_type") if by_type else w.c.item_type.in_(_sql(*TASK_TYPES))
@@ -197,18 +229,25 @@ def _ready_conditions(chain: Chain, stuck: CTE, by_type: bool) -> list[ColumnEle
     )
     open_child = exists().where(child.c.parent_id == w.c.id, is_open(child))
     found = [w.c.status == _sql("active"), w.c.deleted_at.is_(None), kinds, claimable, ~open_child]
-    found.append(_not_in(w.c.id, stuck))
     for parent in chain.ancestors:
         found.append(or_(parent.c.id.is_(None), parent.c.status.not_in(_sql(*HOLDING_STATUSES))))
-        found.append(_not_in(parent.c.id, stuck))
+    if stuck is None:
+        found.append(~_unmet_on_chain(chain))
+    else:
+        found += [_not_in(level.c.id, stuck) for level in (w, *chain.ancestors)]
     return found
 
 
 @functools.cache
-def _ready(postgres: bool, by_type: bool, under: bool, label: bool, one: bool) -> Select[Any]:
-    """The ready statement for one shape of filters, built once (building costs more than
-    running it). ``one`` keeps only the item ``id``: the claim's re-check."""
-    chain, stuck = _chain(), _stuck(postgres)
+def _ready(
+    postgres: bool, by_type: bool, under: bool, label: bool, one: bool, limit: int = 0
+) -> Select[Any]:
+    """The ready statement for one shape of filters and one ``limit``, built once (building
+    costs more than running it). ``one`` keeps only the item ``id``: the claim's re-check.
+    The limit is written into the SQL: Postgres then plans for it, and no statement is
+    rendered again per call to put it in."""
+    chain = _chain()
+    stuck = None if postgres else _stuck(postgres)
     w = chain.item
     conditions = _ready_conditions(chain, stuck, by_type) + _scope(w, under, label)
     if one:
@@ -224,7 +263,7 @@ def _ready(postgres: bool, by_type: bool, under: bool, label: bool, one: bool) -
         .select_from(chain.joined)
         .where(*conditions)
         .order_by(w.c.priority, unblocks.desc(), w.c.created_at, w.c.id)
-        .limit(bindparam("limit", type_=Integer, literal_execute=True))
+        .limit(_sql(limit))
     )
 
 
@@ -268,8 +307,8 @@ async def ready(
     conn: AsyncConnection, scope: Scope, *, actor: str, now: datetime, limit: int
 ) -> list[dict[str, Any]]:
     """The ready items, first first: each whole row plus ``unblocks``."""
-    query = _ready(_pg(conn), *scope.shape(), one=False)
-    arguments = scope.arguments() | {"actor": actor, "now": now, "limit": limit}
+    query = _ready(_pg(conn), *scope.shape(), one=False, limit=limit)
+    arguments = scope.arguments() | {"actor": actor, "now": now}
     return _rows(await conn.execute(query, arguments))
 
 
@@ -358,16 +397,12 @@ def _held(postgres: bool, under: bool, label: bool) -> CTE:
 
 
 @functools.cache
-def _blocked(postgres: bool, under: bool, label: bool) -> Select[Any]:
+def _blocked(postgres: bool, under: bool, label: bool, limit: int) -> Select[Any]:
     """The first held items by priority, age and id, found on the held set's own columns;
-    only those are read whole."""
+    only those are read whole. One statement per limit, as for ``_ready``."""
     held, w = _held(postgres, under, label), work_items.alias("w")
     order = (held.c.priority, held.c.created_at, held.c.id)
-    first = (
-        select(held.c.id)
-        .order_by(*order)
-        .limit(bindparam("limit", type_=Integer, literal_execute=True))
-    )
+    first = select(held.c.id).order_by(*order).limit(_sql(limit))
     return (
         select(*(w.c[name] for name in _RECORD_NAMES))
         .where(w.c.id.in_(first))
@@ -379,8 +414,8 @@ async def blocked(conn: AsyncConnection, scope: Scope, *, limit: int) -> list[di
     """Open items held up by an unmet dependency (their own or an ancestor's) or by their
     ``blocked`` status, most urgent first."""
     _, under, label = scope.shape()
-    query = _blocked(_pg(conn), under, label)
-    return _rows(await conn.execute(query, scope.arguments() | {"limit": limit}))
+    query = _blocked(_pg(conn), under, label, limit)
+    return _rows(await conn.execute(query, scope.arguments()))
 
 
 @dataclass(frozen=True)
@@ -391,8 +426,16 @@ class Blocker:
     status: str
 
 
-def _blockers() -> Select[Any]:
+def _blockers(postgres: bool) -> Select[Any]:
+    """The open blockers of the items ``ids``. Postgres takes the ids as one array: one
+    statement whatever their number, where an expanded IN list is rendered again per call
+    and is a new statement to prepare and plan for each length."""
     edges, blocker = _edges(), work_items.alias("blocker")
+    waiters = (
+        edges.c.waiter_id == any_(bindparam("ids", type_=ARRAY(String)))
+        if postgres
+        else edges.c.waiter_id.in_(bindparam("ids", expanding=True))
+    )
     return (
         select(
             edges.c.waiter_id,
@@ -401,12 +444,12 @@ def _blockers() -> Select[Any]:
             blocker.c.status,
         )
         .join(blocker, blocker.c.id == edges.c.blocker_id)
-        .where(edges.c.waiter_id.in_(bindparam("ids", expanding=True)), is_open(blocker))
+        .where(waiters, is_open(blocker))
         .order_by(blocker.c.priority, blocker.c.created_at, blocker.c.id)
     )
 
 
-_BLOCKERS = _blockers()
+_BLOCKERS = {postgres: _blockers(postgres) for postgres in (False, True)}
 
 
 async def blockers_of(conn: AsyncConnection, paths: Sequence[str]) -> list[Blocker]:
@@ -415,5 +458,5 @@ async def blockers_of(conn: AsyncConnection, paths: Sequence[str]) -> list[Block
     ids = sorted({i for path in paths for i in [*ancestor_ids(path), path.rsplit("/", 1)[-1]]})
     if not ids:
         return []
-    rows = await conn.execute(_BLOCKERS, {"ids": ids})
+    rows = await conn.execute(_BLOCKERS[_pg(conn)], {"ids": ids})
     return [Blocker(row.waiter_id, row.id, row.title, row.status) for row in rows]
