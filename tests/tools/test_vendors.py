@@ -402,3 +402,49 @@ async def test_racing_creates_of_one_name_in_two_cases_make_one_vendor(
     assert json.loads(refused.content[0].text)["error"] == "ConflictError"  # type: ignore[union-attr]
     async with Client(create_server(pg_backend.settings())) as client:
         assert (await call(client, "list_vendors"))["total_count"] == 1
+
+
+async def test_list_pages_through_every_vendor_by_name(client: Client[Any]) -> None:
+    names = [f"Vendor{n:02d}" for n in range(7)] + ["alpha", "Zeta"]
+    for name in names:
+        await vendor(client, name)
+    await call(client, "update_vendor_status", name="Vendor03", version=1, status="broken")
+    seen: list[str] = []
+    page = await call(client, "list_vendors", limit=4)
+    while True:
+        assert len(page["items"]) <= 4
+        assert (page["total_count"], page["operational_count"]) == (9, 8)
+        seen += [v["name"] for v in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        page = await call(client, "list_vendors", limit=4, cursor=page["next_cursor"])
+    assert seen == sorted(names, key=str.casefold)
+    default = await call(client, "list_vendors")
+    assert len(default["items"]) == 9 and default["next_cursor"] is None
+    broken = await call(client, "list_vendors", status="broken", limit=1)
+    assert [v["name"] for v in broken["items"]] == ["Vendor03"] and broken["next_cursor"] is None
+
+
+async def test_a_vendor_cursor_is_refused_for_other_filters_or_when_forged(
+    client: Client[Any],
+) -> None:
+    for name in ("a1", "a2", "a3"):
+        await vendor(client, name)
+    first = await call(client, "list_vendors", limit=1)
+    assert [v["name"] for v in first["items"]] == ["a1"]
+    other = await fail(client, "list_vendors", status="broken", cursor=first["next_cursor"])
+    assert other["details"]["field"] == "cursor"
+    forged = await fail(client, "list_vendors", cursor="bm90IGEgY3Vyc29y")
+    assert forged["details"]["field"] == "cursor"
+    too_many = await fail(client, "list_vendors", limit=201)
+    assert too_many["details"]["field"] == "limit"
+
+
+async def test_the_default_vendor_page_is_bounded(client: Client[Any]) -> None:
+    for n in range(45):
+        await vendor(client, f"v{n:02d}")
+    listed = await call(client, "list_vendors")
+    assert len(listed["items"]) == 40 and listed["total_count"] == 45
+    rest = await call(client, "list_vendors", cursor=listed["next_cursor"])
+    assert [v["name"] for v in rest["items"]] == [f"v{n:02d}" for n in range(40, 45)]
+    assert rest["next_cursor"] is None

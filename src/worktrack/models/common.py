@@ -123,7 +123,7 @@ RequestId = Annotated[
     Field(
         min_length=1,
         max_length=100,
-        description="retry key: a repeat returns the first result",
+        description="idempotency key",
     ),
 ]
 Cursor = Annotated[str, Field(max_length=400, description="next_cursor of the previous page")]

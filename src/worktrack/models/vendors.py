@@ -94,3 +94,4 @@ class VendorList(Envelope):
     items: list[Vendor]
     total_count: int
     operational_count: int
+    next_cursor: str | None = None

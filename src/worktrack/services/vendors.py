@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from worktrack.errors import ConflictError, NotFoundError, ValidationError
 from worktrack.models.vendors import Vendor, VendorList, parse_metadata, stored_metadata
 from worktrack.services.app import App, reads_one, writes
-from worktrack.services.common import created, diff
+from worktrack.services.common import created, decode_cursor, diff, encode_cursor
 from worktrack.services.common import version_conflict as _conflict
 from worktrack.store import history
 from worktrack.store import vendors as store
@@ -159,11 +159,30 @@ async def query_vendor_status(app: App, conn: AsyncConnection, *, name: str) -> 
     return await load(conn, name)
 
 
-@reads_one  # one SELECT of every vendor
-async def list_vendors(app: App, conn: AsyncConnection, *, status: str | None = None) -> VendorList:
-    found = await store.list_all(conn, status)
+@reads_one  # the page and the counts in one SELECT
+async def list_vendors(
+    app: App,
+    conn: AsyncConnection,
+    *,
+    status: str | None = None,
+    limit: int = 40,
+    cursor: str | None = None,
+) -> VendorList:
+    scope = {"status": status}
+    after = _after(decode_cursor(cursor, scope)) if cursor else None
+    found = await store.list_page(conn, status, limit + 1, after)
+    page = found.vendors[:limit]
+    more = len(found.vendors) > limit
     return VendorList(
-        items=found,
-        total_count=len(found),
-        operational_count=sum(vendor.status == "operational" for vendor in found),
+        items=page,
+        total_count=found.total_count,
+        operational_count=found.operational_count,
+        next_cursor=encode_cursor([store.name_key(page[-1].name)], scope) if more else None,
     )
+
+
+def _after(position: list[Any]) -> str:
+    match position:
+        case [str() as key]:
+            return key
+    raise ValidationError("cursor", "not a cursor this server issued")

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastmcp import Context
 from pydantic import Field
 
-from worktrack.models.common import Actor, JsonObject, RequestId
+from worktrack.models.common import Actor, Cursor, JsonObject, RequestId
 from worktrack.models.vendors import ExtractorVersion, Vendor, VendorList, VendorName, VendorStatus
 from worktrack.services import vendors
 from worktrack.tools.common import Toolset, app_of
@@ -82,6 +82,11 @@ async def update_vendor_status(
 
 
 @tools.read
-async def list_vendors(ctx: Context, status: VendorStatus | None = None) -> VendorList:
-    """All vendors by name, with how many are operational."""
-    return await vendors.list_vendors(app_of(ctx), status=status)
+async def list_vendors(
+    ctx: Context,
+    status: VendorStatus | None = None,
+    limit: Annotated[int, Field(ge=1, le=200)] = 40,
+    cursor: Cursor | None = None,
+) -> VendorList:
+    """Vendors by name, a page at a time, with counts."""
+    return await vendors.list_vendors(app_of(ctx), status=status, limit=limit, cursor=cursor)
