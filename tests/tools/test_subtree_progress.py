@@ -76,3 +76,34 @@ async def test_max_nodes_cuts_the_tree_breadth_first(client: Client[Any]) -> Non
     for bad in (0, 1001):
         error = await fail(client, "query_work_item", id=root["id"], max_nodes=bad)
         assert error["details"]["field"] == "max_nodes"
+
+
+async def test_tree_nodes_are_lean_and_the_default_tree_stays_under_five_thousand_tokens(
+    client: Client[Any],
+) -> None:
+    root = await project(client)
+    session = await call(
+        client, "create_work_item", item_type="session", title="s", parent_id=root["id"]
+    )
+    for n in range(120):  # titles as long as the benchmark's realistic project has them
+        await task(client, f"Task {n:03d}: parse the vendor statement layout", session)
+    await call(client, "claim_work_item", id=session["id"])
+    result = await client.call_tool_mcp("query_work_item", {"id": root["id"]})
+    text = "".join(getattr(block, "text", "") for block in result.content)
+    assert len(text) / 4 <= 5_000
+    detail = await call(client, "query_work_item", id=root["id"])
+    (top,) = detail["children"]
+    assert set(top) == {
+        "id",
+        "item_type",
+        "title",
+        "status",
+        "priority",
+        "labels",
+        "claimed_by",
+        "children",
+    }
+    assert top["claimed_by"] and len(top["children"]) == 99 and detail["children_truncated"]
+    leaf = top["children"][0]
+    assert set(leaf) == {"id", "item_type", "title", "status", "priority", "labels", "children"}
+    assert detail["ancestors"] == [] and detail["descendant_count"] == 121

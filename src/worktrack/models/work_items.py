@@ -180,7 +180,24 @@ class WorkItem(WorkItemRecord, Envelope):
     """One work item, as a tool result."""
 
 
-class WorkItemNode(WorkItemSummary):
+def _unset(value: object) -> bool:
+    return value is None
+
+
+class WorkItemNode(BaseModel):
+    """A descendant in query_work_item's tree: what an overview needs, at about 170
+    characters a node, so the default 100 nodes stay under 5,000 tokens. Its parent and
+    depth are where it is nested; its version and times are in its own query_work_item."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    item_type: ItemType
+    title: Shown
+    status: Status
+    priority: int
+    labels: list[Shown]
+    claimed_by: Shown | None = Field(default=None, exclude_if=_unset)
     children: list[WorkItemNode] = []
 
 
