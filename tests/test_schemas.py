@@ -39,3 +39,16 @@ def test_output_names_every_field() -> None:
         "type": "object",
         "properties": {"id": {}, "inner": {}, "maybe": {}},
     }
+
+
+def test_every_tool_output_names_what_its_result_model_serialises() -> None:
+    # compact_output reads the field names: the models must keep serialising under them.
+    from typing import get_type_hints
+
+    from worktrack.server import TOOLSETS
+
+    for toolset in TOOLSETS:
+        for spec in toolset.specs:
+            model = get_type_hints(spec.fn)["return"]
+            generated = model.model_json_schema(mode="serialization")["properties"]
+            assert list(compact_output(model)["properties"]) == list(generated), spec.fn.__name__

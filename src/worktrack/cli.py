@@ -95,6 +95,17 @@ def serve(
 ) -> None:
     """Run the MCP server over stdio (what Claude Code, Claude Desktop and Cursor spawn),
     or over streamable HTTP with --http (a bearer token from WORKTRACK_HTTP_TOKEN)."""
+    # Start-up allocates hundreds of thousands of objects that live as long as the process
+    # (modules, models, tool schemas): collecting while they are made only re-walks them
+    # (0.2 s of a 1.7 s start). Collection resumes once they are frozen, below.
+    gc.disable()
+    try:
+        _serve(http, host, port, no_auth)
+    finally:
+        gc.enable()
+
+
+def _serve(http: bool, host: str, port: int, no_auth: bool) -> None:
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     from worktrack import paths
     from worktrack.clients import connection_help, executable, server_env
@@ -118,6 +129,7 @@ def serve(
         # out of the collector's sight, full collections stop re-walking it on every big
         # result (the status report's p95 at 100,000 items: 213 ms -> 105 ms).
         gc.freeze()
+        gc.enable()
         server.run(show_banner=False)
     except (SchemaError, ValidationError) as error:
         typer.echo(f"worktrack: {error.message}", err=True)
@@ -144,6 +156,8 @@ def _serve_http(settings: Settings, host: str, port: int, no_auth: bool) -> None
     token = None if no_auth else settings.http_token
     board = board_app(slot, base=http_server.BOARD_PATH, token=token)
     server = create_server(settings, opened=slot.set)
+    gc.freeze()  # as for stdio: start-up's objects out of the collector's sight
+    gc.enable()
     http_server.serve(server, settings, host, port, no_auth=no_auth, board=board)
 
 
