@@ -1,3 +1,3 @@
-from worktrack.cli import app
+from worktrack.entry import main
 
-app(prog_name="worktrack")
+main()
