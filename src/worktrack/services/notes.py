@@ -99,8 +99,7 @@ async def list_notes(
 async def newest_of(conn: AsyncConnection, item: WorkItem) -> tuple[list[NoteRecord], int]:
     """The item's newest notes and how many it has, for ``query_work_item``."""
     archived = item.archived_at is not None
-    found = await store.newest(conn, item.id, NEWEST_SHOWN, archived=archived)
-    return [note for _, note in found], await store.count(conn, item.id, archived=archived)
+    return await store.newest_and_count(conn, item.id, NEWEST_SHOWN, archived=archived)
 
 
 def _position(raw: list[object]) -> int:

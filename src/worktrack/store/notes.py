@@ -66,6 +66,28 @@ async def newest(
     return [(row.ordinal, _record(table, row)) for row in await conn.execute(query)]
 
 
+async def newest_and_count(
+    conn: AsyncConnection, item_id: str, limit: int, *, archived: bool
+) -> tuple[list[NoteRecord], int]:
+    """Up to ``limit`` notes of the item, newest first, and how many it has: one statement
+    (the count is a window over every note of the item, taken before the limit)."""
+    table = _table(archived)
+    query = (
+        select(*table.c, func.count().over().label("notes_total"))
+        .where(table.c.work_item_id == item_id)
+        .order_by(table.c.ordinal.desc())
+        .limit(limit)
+    )
+    rows = (await conn.execute(query)).all()
+    names = [column.name for column in table.c]
+    found = []
+    for row in rows:
+        values = {name: getattr(row, name) for name in names}
+        tap.row(table, values)
+        found.append(NoteRecord.model_validate(values))
+    return found, int(rows[0].notes_total) if rows else 0
+
+
 async def archive(conn: AsyncConnection, item_ids: Sequence[str], now: datetime) -> None:
     """Move the notes of these items to the archive (in the transaction moving the items)."""
     if not item_ids:
