@@ -40,10 +40,15 @@ def nest(root_id: str, below: list[Row]) -> list[Row]:
 async def live_view(
     conn: AsyncConnection, item: WorkItem, *, max_nodes: int, include_children: bool
 ) -> Row:
-    """The tree fields of an active item's result: three bounded statements."""
+    """The tree fields of an active item's result: three bounded statements, two for a
+    leaf (nothing below it to read)."""
     counts = await store.status_counts(conn, item.path)
     total = sum(counts.values())
-    below = await store.first_descendants(conn, item.path, max_nodes) if include_children else []
+    below = (
+        await store.first_descendants(conn, item.path, max_nodes)
+        if include_children and total
+        else []
+    )
     return {
         "ancestors": await store.ancestors(conn, item.path),
         "children": nest(item.id, below),
