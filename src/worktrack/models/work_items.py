@@ -144,7 +144,9 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return merged
 
 
-class WorkItemSummary(BaseModel):
+class WorkItemHeadline(BaseModel):
+    """What every view of a work item starts with."""
+
     model_config = ConfigDict(frozen=True)
 
     id: str
@@ -153,6 +155,9 @@ class WorkItemSummary(BaseModel):
     status: Status
     priority: int
     labels: list[Shown]  # checked ASCII on the way in; shown revealed like all stored text
+
+
+class WorkItemSummary(WorkItemHeadline):
     parent_id: str | None
     depth: int
     version: int
@@ -184,19 +189,11 @@ def _unset(value: object) -> bool:
     return value is None
 
 
-class WorkItemNode(BaseModel):
+class WorkItemNode(WorkItemHeadline):
     """A descendant in query_work_item's tree: what an overview needs, at about 170
     characters a node, so the default 100 nodes stay under 5,000 tokens. Its parent and
     depth are where it is nested; its version and times are in its own query_work_item."""
 
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    item_type: ItemType
-    title: Shown
-    status: Status
-    priority: int
-    labels: list[Shown]
     claimed_by: Shown | None = Field(default=None, exclude_if=_unset)
     children: list[WorkItemNode] = []
 
