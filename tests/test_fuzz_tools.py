@@ -297,7 +297,7 @@ def _encodable(text: str) -> bool:
 
 def test_hostile_text_in_descriptions_labels_and_patches(backend: Backend) -> None:
     """Every hostile value in each new text field: refused as a ValidationError naming the
-    field, or stored exactly and shown with nothing hidden; the server keeps serving."""
+    field, or accepted and shown back with nothing hidden; the server keeps serving."""
     with asyncio.Runner() as runner, Session(backend, runner) as session:
         session.seed()
         task_id = session.known["work_item"][2]

@@ -55,3 +55,10 @@ def test_prefix_bounds_hold_exactly_the_prefixed_strings(prefix: str) -> None:
         assert low <= candidate < high
     for outside in [prefix[:-1], prefix[:-1] + chr(ord(prefix[-1]) + 1), "~"]:
         assert not (low <= outside < high)
+
+
+def test_percent_complete_rounds_half_up_and_is_none_with_nothing_to_do() -> None:
+    # One rule for the report, query_work_item and the board (round() would give 12 here).
+    assert h.percent_complete(1, 8) == 13
+    assert h.percent_complete(2, 3) == 67
+    assert h.percent_complete(0, 0) is None

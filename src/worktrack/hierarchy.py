@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 MAX_DEPTH = 5
+
+
+def percent_complete(completed: int, to_do: int) -> int | None:
+    """Completed of the work not cancelled, in percent rounded half up; None when there is
+    nothing to do. The report, query_work_item and the board all show this number."""
+    return math.floor(completed * 100 / to_do + 0.5) if to_do else None
 
 
 def child_path(parent_path: str | None, item_id: str) -> str:

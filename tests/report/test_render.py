@@ -7,14 +7,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
-
 from worktrack.report import render
 from worktrack.report.model import Snapshot, WorkItem, supported_formats
 from worktrack.report.parse import parse
 from worktrack.services import claims, dependencies, reports, work_items
 from worktrack.services.app import App
-from worktrack.tables import work_items as work_items_table
 
 from conftest import Clock
 from helpers import counting
@@ -69,6 +66,7 @@ async def small_project(app: App, clock: Clock) -> None:
         "Parse <!-- PDFs --> \\ fast",
         parent_id=SESSION,
         branch_name="feature/parse-pdf",
+        labels=["pdf", "q4"],
     )
     await _item(app, clock, DONE, "task", "Done already", parent_id=SESSION, status="completed")
     await _item(
@@ -91,9 +89,6 @@ async def small_project(app: App, clock: Clock) -> None:
     await claims.claim_work_item(app, id=PARSE, claimed_by="alice, the bot", lease_minutes=60)
     await claims.claim_work_item(app, id=SURVEY, claimed_by="bob", lease_minutes=1)
     clock.advance(minutes=2)  # bob's lease has ended: the report does not show it
-    async with app.db.engine.begin() as conn:  # labels: not yet taken by create_work_item
-        labelled = work_items_table.c.id == PARSE
-        await conn.execute(update(work_items_table).where(labelled).values(labels=["pdf", "q4"]))
     await insert_rows(
         app,
         vendor_rows=[

@@ -27,7 +27,7 @@ async def me(backend: Backend, clock: Clock) -> AsyncIterator[Client[Any]]:
 
 
 async def stored(backend: Backend, item_id: str, **values: Any) -> None:
-    """Set columns the create tool of this branch does not take yet (description, labels)."""
+    """Set columns no tool writes (``created_at``: two items created at the same moment)."""
     engine = create_async_engine(backend.url)
     try:
         async with engine.begin() as conn:
@@ -179,8 +179,13 @@ async def test_blocked_work_lists_blocked_statuses_with_their_reason(
     me: Client[Any], backend: Backend
 ) -> None:
     root = await project(me, "P")
-    stalled = await task(
-        me, "stalled", root, status="blocked", metadata={"blocked_reason": "needs a sample"}
+    await task(
+        me,
+        "stalled",
+        root,
+        status="blocked",
+        metadata={"blocked_reason": "needs a sample"},
+        labels=["ops", "parsing"],
     )
     plain = await task(me, "plain", root, status="blocked", priority=0)
     await task(me, "deferred", root, status="deferred")
@@ -188,7 +193,6 @@ async def test_blocked_work_lists_blocked_statuses_with_their_reason(
     assert [i["title"] for i in found] == ["plain", "stalled"]  # priority first
     assert found[1]["blocked_by"] == [] and found[1]["blocked_reason"] == "needs a sample"
     assert found[0]["blocked_reason"] is None
-    await stored(backend, stalled["id"], labels=["ops", "parsing"])
     assert [i["title"] for i in (await call(me, "blocked_work", label="ops"))["items"]] == [
         "stalled"
     ]
@@ -240,9 +244,8 @@ def _parse(value: str) -> Any:
 
 async def test_description_preview_labels_and_scope(me: Client[Any], backend: Backend) -> None:
     root = await project(me, "P")
-    first = await task(me, "first", root)
+    await task(me, "first", root, description="é" * 250 + "x" * 100, labels=["API", "db"])
     second = await task(me, "second")
-    await stored(backend, first["id"], description="é" * 250 + "x" * 100, labels=["api", "db"])
     items = (await call(me, "ready_work"))["items"]
     assert items[0]["description"] == "é" * 250 + "x" * 50  # the first 300 characters
     assert items[1]["description"] is None

@@ -32,7 +32,7 @@ from worktrack.models.board import (
 from worktrack.report import graph, readmodel
 from worktrack.report import queries as q
 from worktrack.store import tap
-from worktrack.tables import CLOSED_STATUSES, OPEN_STATUSES, work_items
+from worktrack.tables import OPEN_STATUSES, work_items
 
 COLUMN_CAP = 50
 VENDOR_CAP = 50
@@ -142,8 +142,10 @@ async def _with_progress(conn: AsyncConnection, rows: Iterable[Any]) -> list[Bra
     if rows:
         ids = [row.id for row in rows]
         for parent, status, count in await conn.execute(_PROGRESS, {"ids": ids}):
-            total[parent] = total.get(parent, 0) + count
-            done[parent] = done.get(parent, 0) + (count if status in CLOSED_STATUSES else 0)
+            # as the report and query_work_item count: completed of what is not cancelled
+            if status != "cancelled":
+                total[parent] = total.get(parent, 0) + count
+            done[parent] = done.get(parent, 0) + (count if status == "completed" else 0)
     branches = []
     for row in rows:
         tap.touched(tables.work_items, row.id)
@@ -256,5 +258,4 @@ def _enhancement(row: Any) -> EnhancementRow:
 async def _more_enhancements(conn: AsyncConnection, read: int) -> int:
     if read <= ENHANCEMENT_CAP:
         return 0
-    counted = select(func.count()).select_from(q.ENHANCEMENTS.order_by(None).subquery())
-    return int(await conn.scalar(counted) or 0) - ENHANCEMENT_CAP
+    return int(await conn.scalar(q.ENHANCEMENT_COUNT) or 0) - ENHANCEMENT_CAP

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, Text, and_, bindparam, cast, func, literal_column, or_, select, text
+from sqlalchemy import Select, Text, bindparam, cast, func, literal_column, or_, select, text
 
+from worktrack.store.readiness import is_open
 from worktrack.tables import (
     OPEN_STATUSES,
     change_log,
@@ -88,10 +89,6 @@ LISTED_WORK_ITEMS = select(*_ITEM_COLUMNS).where(
 WORK_ITEMS_BY_ID = select(*_ITEM_COLUMNS).where(_w.id.in_(bindparam("ids", expanding=True)))
 
 
-def _is_open(item: Any) -> Any:
-    return and_(item.c.status.in_(OPEN_STATUSES), item.c.deleted_at.is_(None))
-
-
 def _unmet() -> Select[Any]:
     """(waiter id, blocker id, blocker title) of every unmet dependency between live open
     items, the blockers by priority, then age."""
@@ -107,7 +104,7 @@ def _unmet() -> Select[Any]:
         .select_from(dependencies)
         .join(waiter, waiter.c.id == waits)
         .join(blocker, blocker.c.id == blocks)
-        .where(d.dependency_type == kind, _is_open(waiter), _is_open(blocker))
+        .where(d.dependency_type == kind, is_open(waiter), is_open(blocker))
         for kind, waits, blocks in (
             ("depends_on", d.source_id, d.target_id),
             ("blocks", d.target_id, d.source_id),

@@ -7,12 +7,12 @@ lines. The template is compiled once per process.
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from typing import TYPE_CHECKING, NamedTuple
 
+from worktrack.hierarchy import percent_complete
 from worktrack.report import mermaid
 from worktrack.report.escape import inline, list_item
 from worktrack.report.model import Change, Deployment, Enhancement, Snapshot, Vendor, WorkItem
@@ -152,7 +152,7 @@ def _item(depth: int, i: WorkItem, now: datetime) -> _ItemView:
     progress = None
     if i.progress is not None:
         done, to_do = i.progress
-        progress = f"{done}/{to_do} ({math.floor(done * 100 / to_do + 0.5)}%)"
+        progress = f"{done}/{to_do} ({percent_complete(done, to_do)}%)"
     return _ItemView(
         INDENT * depth,
         i.id,

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from worktrack.hierarchy import percent_complete
 from worktrack.models.work_items import Progress, WorkItem
 from worktrack.store import tree as store
 from worktrack.tables import ITEM_STATUSES
@@ -21,8 +21,7 @@ def progress(counts: Mapping[str, int]) -> Progress:
     (None when nothing is left to complete)."""
     by_status = {status: counts.get(status, 0) for status in ITEM_STATUSES}
     total = sum(by_status.values())
-    remaining = total - by_status["cancelled"]
-    percent = math.floor(by_status["completed"] * 100 / remaining + 0.5) if remaining else None
+    percent = percent_complete(by_status["completed"], total - by_status["cancelled"])
     return Progress(total=total, percent_complete=percent, **by_status)
 
 

@@ -147,10 +147,6 @@ def _not_in(column: KeyedColumnElement[Any], ids: CTE) -> ColumnElement[bool]:
     return func.coalesce(column, _sql("")).not_in(select(ids.c.waiter_id))
 
 
-def _in(column: KeyedColumnElement[Any], ids: CTE) -> ColumnElement[bool]:
-    return column.in_(select(ids.c.waiter_id))
-
-
 def _has_label(item: FromClause) -> ColumnElement[bool]:
     # Labels are stored as a sorted JSON list of strings drawn from [a-z0-9._:/-], so the
     # quoted label appears in the list's text exactly when the list holds it (no escapes).
@@ -261,11 +257,10 @@ def _pg(conn: AsyncConnection) -> bool:
 
 
 def _rows(result: Any) -> list[dict[str, Any]]:
-    found = []
-    for row in result:
-        values = row._asdict()
-        tap.row(work_items, {name: values[name] for name in _RECORD_NAMES})
-        found.append(values)
+    found = [row._asdict() for row in result]
+    if tap.active():
+        for values in found:
+            tap.row(work_items, {name: values[name] for name in _RECORD_NAMES})
     return found
 
 

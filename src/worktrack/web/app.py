@@ -33,7 +33,6 @@ from worktrack.web.pages import render
 COOKIE = "worktrack_board"
 REFRESH_SECONDS = 5
 NOTES_SHOWN = 50  # the newest; the view says how many there are in all
-MAX_FORM_BYTES = 4_096
 # No request leaves the server: scripts, styles, images and fetches from this origin only,
 # and no inline script at all (so markup that slipped through could not run).
 SECURITY_HEADERS = {
@@ -82,7 +81,6 @@ class _Board:
         return {
             "base": self.base,
             "refresh": REFRESH_SECONDS,
-            "login": self.token is not None,
             **values,
         }
 

@@ -18,6 +18,7 @@ import jinja2
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from worktrack.hierarchy import percent_complete
 from worktrack.text import reveal
 from worktrack.web import svg
 
@@ -63,7 +64,7 @@ def _when(value: Any) -> str:
 
 
 def _percent(done: int, total: int) -> int:
-    return round(100 * done / total) if total else 0
+    return percent_complete(done, total) or 0
 
 
 @functools.cache
@@ -71,6 +72,7 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("worktrack.web", "templates"),
         autoescape=True,
+        auto_reload=False,
         finalize=_finalize,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
