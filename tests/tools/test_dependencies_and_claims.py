@@ -150,3 +150,16 @@ async def test_claims_lease_renew_conflict_and_release(backend: Any, clock: Cloc
         assert done["claimed_by"] is None  # finishing an item ends its claim
         closed = await fail(c, "claim_work_item", id=second["id"])
         assert closed["error"] == "ValidationError"
+
+
+def test_a_claim_holds_until_its_lease_ends_and_without_an_end_until_released() -> None:
+    # The one rule the warning on update, the report and the board share with the SQL.
+    from datetime import UTC, datetime, timedelta
+
+    from worktrack.models.work_items import claim_holds
+
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    assert claim_holds("bob", now + timedelta(minutes=1), now)
+    assert not claim_holds("bob", now, now)  # the lease's end is past at that moment
+    assert claim_holds("bob", None, now)
+    assert not claim_holds(None, None, now)

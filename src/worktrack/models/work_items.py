@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import pydantic
@@ -183,6 +184,12 @@ class WorkItemRecord(WorkItemSummary):
 
 class WorkItem(WorkItemRecord, Envelope):
     """One work item, as a tool result."""
+
+
+def claim_holds(claimed_by: str | None, until: datetime | None, now: datetime) -> bool:
+    """A claim holds until its lease ends; one without an end holds until released (as
+    the claim's SQL sees it: ``claim_expires_at <= now`` is not true for NULL)."""
+    return claimed_by is not None and (until is None or until > now)
 
 
 def _unset(value: object) -> bool:

@@ -29,6 +29,7 @@ from worktrack.models.board import (
     ItemView,
     VendorRow,
 )
+from worktrack.models.work_items import claim_holds
 from worktrack.report import graph, readmodel
 from worktrack.report import queries as q
 from worktrack.store import tap
@@ -106,7 +107,7 @@ def _cards(rows: Sequence[Any], now: datetime) -> list[Card]:
     cards = []
     for row in rows:
         tap.touched(tables.work_items, row.id)
-        held = row.claim_expires_at is not None and row.claim_expires_at > now
+        held = claim_holds(row.claimed_by, row.claim_expires_at, now)
         cards.append(
             Card(
                 id=row.id,

@@ -13,6 +13,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, NamedTuple
 
 from worktrack.hierarchy import percent_complete
+from worktrack.models.work_items import claim_holds
 from worktrack.report import mermaid
 from worktrack.report.escape import inline, list_item
 from worktrack.report.model import Change, Deployment, Enhancement, Snapshot, Vendor, WorkItem
@@ -146,7 +147,7 @@ def tree(items: Sequence[WorkItem]) -> list[tuple[int, WorkItem]]:
 def _item(depth: int, i: WorkItem, now: datetime) -> _ItemView:
     # item_type and status need no escaping: the table's CHECK constraints fix their values.
     claimed = None
-    if i.claimed_by and (i.claim_expires_at is None or i.claim_expires_at > now):
+    if i.claimed_by and claim_holds(i.claimed_by, i.claim_expires_at, now):
         until = timestamp(i.claim_expires_at) if i.claim_expires_at else "further notice"
         claimed = f"{inline(i.claimed_by)} until {until}"
     progress = None

@@ -20,6 +20,7 @@ from worktrack.models.work_items import (
     WorkItemSummary,
     checked_labels,
     checked_metadata,
+    claim_holds,
     merge_patch,
 )
 from worktrack.services import subtree, tree
@@ -264,11 +265,13 @@ async def _new_metadata(
 def _claim_warning(item: WorkItem, actor: str, now: datetime) -> list[str]:
     """A warning when someone else holds an unexpired claim on the item being changed."""
     until = item.claim_expires_at
-    if item.claimed_by is None or item.claimed_by == actor or until is None or until <= now:
+    holder = item.claimed_by
+    if holder is None or holder == actor or not claim_holds(holder, until, now):
         return []
+    end = until.isoformat() if until else "further notice"
     return [
-        f"work item {item.id} is claimed by {reveal(item.claimed_by)} until "
-        f"{until.isoformat()}; your change was applied anyway"
+        f"work item {item.id} is claimed by {reveal(holder)} until {end}; "
+        "your change was applied anyway"
     ]
 
 
