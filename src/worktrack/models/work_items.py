@@ -106,6 +106,17 @@ METADATA_SCHEMAS: dict[str, type[_Metadata]] = {
 _LABELS: TypeAdapter[list[str]] = TypeAdapter(Labels)
 
 
+_ONE_LABEL: TypeAdapter[str] = TypeAdapter(Label)
+
+
+def checked_label(label: str) -> str:
+    """One label as stored (lower-case), for a filter: a ValidationError on ``label``."""
+    try:
+        return _ONE_LABEL.validate_python(label)
+    except pydantic.ValidationError as error:
+        raise to_validation_error(error, "label") from None
+
+
 def checked_labels(labels: list[str]) -> list[str]:
     """Labels as stored (lower-case, unique, sorted), checked for callers that skip the tool
     boundary (the legacy import, tests, a replayed call)."""

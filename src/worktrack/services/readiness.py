@@ -3,13 +3,11 @@ held up and by what, and claiming the next ready item."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from worktrack.errors import ValidationError
 from worktrack.hierarchy import ancestor_ids
 from worktrack.models.readiness import (
     PREVIEW,
@@ -19,7 +17,7 @@ from worktrack.models.readiness import (
     ReadyItem,
     ReadyWork,
 )
-from worktrack.models.work_items import WorkItem
+from worktrack.models.work_items import WorkItem, checked_label
 from worktrack.services.app import App, reads
 from worktrack.services.work_items import load
 from worktrack.store import readiness as store
@@ -30,15 +28,10 @@ from worktrack.store.readiness import Blocker, Scope
 _CANDIDATES = 25
 
 
-# A label as stored (contract §4), after lower-casing.
-_LABEL = re.compile(r"[a-z0-9][a-z0-9._:/-]{0,49}")
-
-
 async def _scope(
     conn: AsyncConnection, item_type: str | None, parent_id: str | None, label: str | None
 ) -> Scope:
-    if label is not None and not _LABEL.fullmatch(label := label.lower()):
-        raise ValidationError("label", "a label: [a-z0-9][a-z0-9._:/-]{0,49}")
+    label = checked_label(label) if label is not None else None
     under = (await load(conn, parent_id)).path if parent_id else None
     return Scope(item_type=item_type, under_path=under, label=label)
 

@@ -18,6 +18,7 @@ from worktrack.models.work_items import (
     WorkItemPage,
     WorkItemRecord,
     WorkItemSummary,
+    checked_label,
     checked_labels,
     checked_metadata,
     claim_holds,
@@ -455,7 +456,7 @@ async def list_work_items(
         root_only=root_only,
         text_pattern=like_contains(text) if text else None,
         include_deleted=include_deleted,
-        label=label.lower() if label else None,
+        label=checked_label(label) if label else None,
         priority=priority,
         claimed_by=claimed_by,
     )

@@ -24,10 +24,8 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
-    cast,
     exists,
     func,
-    literal,
     literal_column,
     or_,
     select,
@@ -42,7 +40,7 @@ from sqlalchemy.sql.elements import KeyedColumnElement
 
 from worktrack.hierarchy import MAX_DEPTH, ancestor_ids, prefix_bounds, subtree_prefix
 from worktrack.store import tap
-from worktrack.store.work_items import RECORD_COLUMNS
+from worktrack.store.work_items import RECORD_COLUMNS, has_label
 from worktrack.tables import OPEN_STATUSES, dependencies, work_items
 
 # Items that are done through other items, and the statuses of an ancestor that hold its
@@ -147,20 +145,12 @@ def _not_in(column: KeyedColumnElement[Any], ids: CTE) -> ColumnElement[bool]:
     return func.coalesce(column, _sql("")).not_in(select(ids.c.waiter_id))
 
 
-def _has_label(item: FromClause) -> ColumnElement[bool]:
-    # Labels are stored as a sorted JSON list of strings drawn from [a-z0-9._:/-], so the
-    # quoted label appears in the list's text exactly when the list holds it (no escapes).
-    escaped = func.replace(func.replace(bindparam("label"), "%", "\\%"), "_", "\\_")
-    pattern = literal('%"') + escaped + literal('"%')
-    return cast(item.c.labels, String).like(pattern, escape="\\")
-
-
 def _scope(item: FromClause, under: bool, label: bool) -> list[ColumnElement[bool]]:
     found: list[ColumnElement[bool]] = []
     if under:
         found += [item.c.path >= bindparam("low"), item.c.path < bindparam("high")]
     if label:
-        found.append(_has_label(item))
+        found.append(has_label(item.c.labels, bindparam("label", type_=String)))
     return found
 
 
