@@ -247,6 +247,6 @@ async def vendors(conn: AsyncConnection, query: Select[Any] = q.VENDORS) -> list
 
 
 async def recent_deployments(conn: AsyncConnection) -> list[Deployment]:
-    """The report's recent deployments (the board shows them too)."""
-    window: dict[str, Any] = {"since": None}
-    return await _deployments(conn, q.RECENT, window, await _vendor_names(conn, q.NAMES, window))
+    """The report's recent deployments as the board shows them: without their vendors'
+    names (the board does not list them, so they are not read)."""
+    return await _deployments(conn, q.RECENT, {"since": None}, {})

@@ -68,7 +68,7 @@ async def claim_next(
             conn, scope, candidate["id"], actor=actor, until=until, now=now
         )
         if claimed is not None:
-            return WorkItem.model_validate(claimed)
+            return claimed
     return None
 
 

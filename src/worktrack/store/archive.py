@@ -17,7 +17,6 @@ from sqlalchemy import (
     and_,
     delete,
     exists,
-    func,
     insert,
     literal,
     not_,
@@ -29,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from worktrack.hierarchy import prefix_bounds, subtree_prefix
 from worktrack.models.work_items import WorkItem
-from worktrack.store.work_items import EXACT_COUNT_LIMIT, ListFilter
+from worktrack.store.work_items import ListFilter, capped_count
 from worktrack.tables import CLOSED_STATUSES, UTCDateTime, work_items, work_items_archive
 
 RECORD_COLUMNS = [c for c in work_items_archive.c if c.name != "search_text"]
@@ -111,14 +110,7 @@ async def list_page(
 ) -> tuple[list[WorkItem], int]:
     """One page of the archive, newest ``updated_at`` first, plus the count of all matches."""
     conditions = where.conditions(work_items_archive)
-    matching = (
-        select(literal(1))
-        .select_from(work_items_archive)
-        .where(*conditions)
-        .limit(EXACT_COUNT_LIMIT + 1)
-        .subquery()
-    )
-    total = await conn.scalar(select(func.count()).select_from(matching))
+    total = await conn.scalar(capped_count(work_items_archive, conditions))
     query = _select().where(*conditions).order_by(_a.updated_at.desc(), _a.id.desc()).limit(limit)
     if after is not None:
         query = query.where(tuple_(_a.updated_at, _a.id) < tuple_(*after))

@@ -25,7 +25,7 @@ def _table(archived: bool) -> Table:
 
 
 def _record(table: Table, row: Any, *, written: bool = False) -> NoteRecord:
-    values = row._asdict()
+    values = {column.name: getattr(row, column.name) for column in table.c}  # not extras
     tap.row(table, values, written=written)
     return NoteRecord.model_validate(values)
 
@@ -79,13 +79,7 @@ async def newest_and_count(
         .limit(limit)
     )
     rows = (await conn.execute(query)).all()
-    names = [column.name for column in table.c]
-    found = []
-    for row in rows:
-        values = {name: getattr(row, name) for name in names}
-        tap.row(table, values)
-        found.append(NoteRecord.model_validate(values))
-    return found, int(rows[0].notes_total) if rows else 0
+    return [_record(table, row) for row in rows], int(rows[0].notes_total) if rows else 0
 
 
 async def archive(conn: AsyncConnection, item_ids: Sequence[str], now: datetime) -> None:

@@ -39,8 +39,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from worktrack.hierarchy import MAX_DEPTH, ancestor_ids, prefix_bounds, subtree_prefix
+from worktrack.models.work_items import WorkItem
 from worktrack.store import tap
-from worktrack.store.work_items import RECORD_COLUMNS, has_label
+from worktrack.store.work_items import RECORD_COLUMNS, has_label, record
 from worktrack.tables import OPEN_STATUSES, dependencies, work_items
 
 # Items that are done through other items, and the statuses of an ancestor that hold its
@@ -286,17 +287,13 @@ def _claim(postgres: bool, by_type: bool, under: bool, label: bool) -> Any:
 
 async def claim_if_ready(
     conn: AsyncConnection, scope: Scope, item_id: str, *, actor: str, until: datetime, now: datetime
-) -> dict[str, Any] | None:
+) -> WorkItem | None:
     """Claim ``item_id`` if it is still ready for ``actor``: one conditional UPDATE, so of
     two claimers racing for it exactly one gets it (the other's re-check sees the claim)."""
     statement = _claim(_pg(conn), *scope.shape())
     arguments = scope.arguments() | {"item_id": item_id, "actor": actor, "now": now}
     row = (await conn.execute(statement, arguments | {"until": until})).first()
-    if row is None:
-        return None
-    values = row._asdict()
-    tap.row(work_items, values, written=True)
-    return dict(values)
+    return None if row is None else record(row, written=True)
 
 
 def _held(postgres: bool, under: bool, label: bool) -> CTE:

@@ -41,7 +41,8 @@ SUMMARY_COLUMNS = [work_items.c[name] for name in WorkItemSummary.model_fields]
 _w = work_items.c
 
 
-def _record(row: Any, *, written: bool = False) -> WorkItem:
+def record(row: Any, *, written: bool = False) -> WorkItem:
+    """A stored row as a ``WorkItem`` (the envelope unset), seen by the current tap."""
     # A plain dict: validating a RowMapping makes pydantic probe each absent field, and
     # every probe raises (and catches) a KeyError inside SQLAlchemy, 2-3x the whole cost.
     values = row._asdict()
@@ -68,7 +69,7 @@ _INSERT = insert(work_items).returning(*RECORD_COLUMNS)
 async def fetch(conn: AsyncConnection, item_id: str, *, lock: bool = False) -> WorkItem | None:
     query = _BY_ID_FOR_UPDATE if lock else _BY_ID
     row = (await conn.execute(query, {"id": item_id})).first()
-    return None if row is None else _record(row)
+    return None if row is None else record(row)
 
 
 async def fetch_many(conn: AsyncConnection, ids: Iterable[str]) -> list[WorkItem]:
@@ -76,11 +77,11 @@ async def fetch_many(conn: AsyncConnection, ids: Iterable[str]) -> list[WorkItem
     if not wanted:
         return []
     rows = await conn.execute(_select().where(_w.id.in_(wanted)))
-    return [_record(row) for row in rows]
+    return [record(row) for row in rows]
 
 
 async def insert_one(conn: AsyncConnection, values: dict[str, Any]) -> WorkItem:
-    return _record((await conn.execute(_INSERT, values)).one(), written=True)
+    return record((await conn.execute(_INSERT, values)).one(), written=True)
 
 
 async def insert_many(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
@@ -103,14 +104,14 @@ async def update_if_version(
         .returning(*RECORD_COLUMNS)
     )
     row = (await conn.execute(statement)).first()
-    return None if row is None else _record(row, written=True)
+    return None if row is None else record(row, written=True)
 
 
 async def descendants(conn: AsyncConnection, path: str, *, lock: bool = False) -> list[WorkItem]:
     query = _select().where(_under(path)).order_by(_w.depth, _w.created_at, _w.id)
     if lock:
         query = query.with_for_update()
-    return [_record(row) for row in await conn.execute(query)]
+    return [record(row) for row in await conn.execute(query)]
 
 
 _SUMMARY_SET = {column.name for column in SUMMARY_COLUMNS}
@@ -139,7 +140,7 @@ async def _execute_returning(conn: AsyncConnection, statement: Any) -> None:
     """Run a bulk UPDATE; the rows it changed are seen like any other rows returned."""
     if tap.active():
         for row in await conn.execute(statement.returning(*RECORD_COLUMNS)):
-            _record(row, written=True)
+            record(row, written=True)
     else:
         await conn.execute(statement)
 
@@ -184,6 +185,19 @@ def _has_label_postgres(element: has_label, compiler: SQLCompiler, **kw: Any) ->
 # Counting stops here: beyond it ``total_count`` is a lower bound (``total_count_exact``
 # false), so the first page of a listing with 100,000 matches never counts them all.
 EXACT_COUNT_LIMIT = 10_000
+
+
+def capped_count(table: Table, conditions: Sequence[ColumnElement[bool]]) -> Select[Any]:
+    """How many rows of ``table`` match, counted no further than one past the exact range
+    (a LIMIT in the counted subquery)."""
+    matching = (
+        select(literal(1))
+        .select_from(table)
+        .where(*conditions)
+        .limit(EXACT_COUNT_LIMIT + 1)
+        .subquery()
+    )
+    return select(func.count()).select_from(matching)
 
 
 @dataclass(frozen=True)
@@ -246,15 +260,7 @@ def _listing(
         conditions.append(_w.parent_id.is_(None))
     if not include_deleted:
         conditions.append(_w.deleted_at.is_(None))
-    # A LIMIT in the counted subquery: the count stops one past the exact range.
-    matching = (
-        select(literal(1))
-        .select_from(work_items)
-        .where(*conditions)
-        .limit(EXACT_COUNT_LIMIT + 1)
-        .subquery()
-    )
-    count = select(func.count()).select_from(matching)
+    count = capped_count(work_items, conditions)
     page = select(*(SUMMARY_COLUMNS if summary else RECORD_COLUMNS)).where(*conditions)
     if after:
         position = tuple_(bindparam("after_at", type_=_w.updated_at.type), bindparam("after_id"))
@@ -287,7 +293,7 @@ async def list_page(
     rows = await conn.execute(page, arguments)
     if summary_columns:
         return [WorkItemSummary.model_validate(row._asdict()) for row in rows], int(total or 0)
-    records = [_record(row) for row in rows]
+    records = [record(row) for row in rows]
     if not summary:
         return list(records), int(total or 0)
     shown = [WorkItemSummary.model_validate(r.model_dump(include=_SUMMARY_SET)) for r in records]
@@ -315,7 +321,7 @@ async def set_claim(
         .returning(*RECORD_COLUMNS)
     )
     row = (await conn.execute(statement)).first()
-    return None if row is None else _record(row, written=True)
+    return None if row is None else record(row, written=True)
 
 
 async def clear_claim(
@@ -328,4 +334,4 @@ async def clear_claim(
         .returning(*RECORD_COLUMNS)
     )
     row = (await conn.execute(statement)).first()
-    return None if row is None else _record(row, written=True)
+    return None if row is None else record(row, written=True)
