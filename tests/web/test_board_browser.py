@@ -223,6 +223,10 @@ def test_the_token_is_asked_once_and_kept_in_a_strict_http_only_cookie(
         page.get_by_role("link", name="Draw the graph").first.click()
         page.wait_for_selector("#history")  # later pages need no second login
         assert page.locator("#title").inner_text() == "Draw the graph"
+        missing = page.goto(http_server.origin + "/board/item/" + "0" * 36)
+        assert missing is not None and missing.status == 404
+        back = page.get_by_role("link", name="Back to the board")
+        assert back.get_attribute("href") == "/board/"  # the error page knows its mount
     finally:
         context.close()
 

@@ -136,12 +136,18 @@ class _Board:
         return answer
 
 
+def _error_page(request: Request, title: str, error: Exception, status: int) -> Response:
+    # Under `serve --http` the board is mounted at /board: its links and stylesheet too.
+    base = request.scope.get("root_path", "")
+    return _page(render("error.html", base=base, title=title, message=str(error)), status)
+
+
 async def _not_found(request: Request, error: Exception) -> Response:
-    return _page(render("error.html", base="", title="Not found", message=str(error)), 404)
+    return _error_page(request, "Not found", error, 404)
 
 
 async def _unavailable(request: Request, error: Exception) -> Response:
-    return _page(render("error.html", base="", title="Unavailable", message=str(error)), 503)
+    return _error_page(request, "Unavailable", error, 503)
 
 
 def board_app(slot: AppSlot, *, base: str = "", token: SecretStr | None = None) -> ASGIApp:
