@@ -75,13 +75,14 @@ _VENDORS = q.VENDORS.order_by(None).order_by(_v.status, _v.name_key, _v.id).limi
 _VENDOR_COUNTS = select(_v.status, func.count()).group_by(_v.status)
 
 
-async def load(conn: AsyncConnection, now: datetime, read_at: datetime) -> Board:
+async def load(conn: AsyncConnection, now: datetime) -> Board:
+    """The whole board as of ``now`` (claims past their lease at ``now`` are not shown)."""
     if conn.dialect.name == "postgresql":
         await conn.execute(q.ONE_SNAPSHOT)
     roots, more_roots = await _branches(conn, _ROOTS, _ROOT_COUNT, {})
     enhancements = (await conn.execute(q.ENHANCEMENTS.limit(ENHANCEMENT_CAP + 1))).all()
     return Board(
-        read_at=read_at,
+        read_at=now,
         columns=await _columns(conn, now),
         roots=roots,
         more_roots=more_roots,
@@ -174,10 +175,9 @@ async def item(conn: AsyncConnection, item_id: str, read_at: datetime) -> ItemVi
         return None
     values = dict(row)
     tap.row(work_items, values)
-    above = {r.id: r for r in await conn.execute(_BY_ID, {"ids": ancestor_ids(values["path"])})}
-    ancestors = await _with_progress(
-        conn, [above[i] for i in ancestor_ids(values["path"]) if i in above]
-    )
+    above_ids = ancestor_ids(values["path"])
+    above = {r.id: r for r in await conn.execute(_BY_ID, {"ids": above_ids})}
+    ancestors = await _with_progress(conn, [above[i] for i in above_ids if i in above])
     below, more = await children(conn, values["id"])
     return ItemView(
         read_at=read_at,

@@ -19,8 +19,7 @@ class Branches(Envelope):
 
 @reads
 async def board(app: App, conn: AsyncConnection) -> Board:
-    now = app.clock()
-    return await model.load(conn, now, now)
+    return await model.load(conn, app.clock())
 
 
 @reads

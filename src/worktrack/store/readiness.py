@@ -41,7 +41,7 @@ from sqlalchemy.sql.elements import KeyedColumnElement
 from worktrack.hierarchy import MAX_DEPTH, ancestor_ids, prefix_bounds, subtree_prefix
 from worktrack.models.work_items import WorkItem
 from worktrack.store import tap
-from worktrack.store.work_items import RECORD_COLUMNS, has_label, record
+from worktrack.store.work_items import RECORD_COLUMNS, claimable, has_label, record
 from worktrack.tables import OPEN_STATUSES, dependencies, work_items
 
 # Items that are done through other items, and the statuses of an ancestor that hold its
@@ -179,13 +179,9 @@ def _ready_conditions(chain: Chain, stuck: CTE, by_type: bool) -> list[ColumnEle
     kinds = (
         w.c.item_type == bindparam("item_type") if by_type else w.c.item_type.in_(_sql(*TASK_TYPES))
     )
-    claimable = or_(
-        w.c.claimed_by.is_(None),
-        w.c.claimed_by == bindparam("actor"),
-        w.c.claim_expires_at <= bindparam("now"),
-    )
+    claim_free = claimable(bindparam("actor"), bindparam("now"), w)
     open_child = exists().where(child.c.parent_id == w.c.id, is_open(child))
-    found = [w.c.status == _sql("active"), w.c.deleted_at.is_(None), kinds, claimable, ~open_child]
+    found = [w.c.status == _sql("active"), w.c.deleted_at.is_(None), kinds, claim_free, ~open_child]
     for parent in chain.ancestors:
         found.append(or_(parent.c.id.is_(None), parent.c.status.not_in(_sql(*HOLDING_STATUSES))))
     found += [_not_in(level.c.id, stuck) for level in (w, *chain.ancestors)]
@@ -273,11 +269,7 @@ def _claim(postgres: bool, by_type: bool, under: bool, label: bool) -> Any:
             w.id == bindparam("item_id"),
             w.status == _sql("active"),
             w.deleted_at.is_(None),
-            or_(
-                w.claimed_by.is_(None),
-                w.claimed_by == bindparam("actor"),
-                w.claim_expires_at <= bindparam("now"),
-            ),
+            claimable(bindparam("actor"), bindparam("now")),
             w.id.in_(_ready(postgres, by_type, under, label, one=True)),
         )
         .values(claimed_by=bindparam("actor"), claim_expires_at=bindparam("until"))

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     ColumnElement,
+    FromClause,
     FunctionElement,
     Integer,
     Select,
@@ -300,9 +301,11 @@ async def list_page(
     return shown, int(total or 0)
 
 
-def _claimable(actor: Any, now: Any) -> ColumnElement[bool]:
-    """Unclaimed, claimed by ``actor`` or with an expired lease (values or bind parameters)."""
-    return or_(_w.claimed_by.is_(None), _w.claimed_by == actor, _w.claim_expires_at <= now)
+def claimable(actor: Any, now: Any, table: FromClause = work_items) -> ColumnElement[bool]:
+    """Unclaimed, claimed by ``actor`` or with an expired lease (values or bind parameters),
+    in ``table`` (work_items or an alias of it)."""
+    c = table.c
+    return or_(c.claimed_by.is_(None), c.claimed_by == actor, c.claim_expires_at <= now)
 
 
 async def set_claim(
@@ -315,7 +318,7 @@ async def set_claim(
             _w.id == item_id,
             _w.deleted_at.is_(None),
             _w.status.not_in(CLOSED_STATUSES),
-            _claimable(actor, now),
+            claimable(actor, now),
         )
         .values(claimed_by=actor, claim_expires_at=until)
         .returning(*RECORD_COLUMNS)
@@ -329,7 +332,7 @@ async def clear_claim(
 ) -> WorkItem | None:
     statement = (
         update(work_items)
-        .where(_w.id == item_id, _claimable(actor, now))
+        .where(_w.id == item_id, claimable(actor, now))
         .values(claimed_by=None, claim_expires_at=None)
         .returning(*RECORD_COLUMNS)
     )
